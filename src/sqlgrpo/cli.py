@@ -1,0 +1,161 @@
+"""The `sqlgrpo` command: one subcommand per stage, each a thin layer over the library.
+
+    sqlgrpo --help
+    sqlgrpo prepare [--input SRC] [--output-dir DIR] [--backend sqlite|duckdb] ...
+    sqlgrpo demo
+
+The CLI configures logging and prints tables; the library only logs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Callable
+
+from . import __version__, paths
+
+log = logging.getLogger("sqlgrpo")
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _setup_logging(verbose: bool) -> None:
+    from rich.logging import RichHandler
+
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(message)s",
+                        datefmt="[%X]", handlers=[RichHandler(show_path=False, rich_tracebacks=False)])
+    for noisy in ("httpx", "urllib3", "datasets", "filelock", "fsspec"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+# --------------------------------------------------------------------------------------------
+# prepare
+
+def _add_prepare(sub: argparse._SubParsersAction) -> None:
+    from .prepare import DEFAULT_EVAL_FRACTION, DEFAULT_SEED, SPLIT_BY
+    from .sql import BACKENDS
+
+    p = sub.add_parser(
+        "prepare", help="load, cleanse and split a text-to-SQL dataset",
+        description=(
+            "Load a dataset, keep the rows whose SQL works (context builds, gold executes, every "
+            "referenced table and column exists), drop exact duplicates, split train/eval, and "
+            "report every dropped row and bad input line with its reason. Writes "
+            f"{paths.TRAIN_FILE_NAME}, {paths.EVAL_FILE_NAME} and {paths.PREPARE_REPORT_NAME}. "
+            "Rerunning with the same input and options reuses the outputs."),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--input", default="embedded", metavar="SRC",
+                   help="'embedded' (the sample shipped with sqlgrpo), a .jsonl/.json/.csv/.parquet file, or a "
+                        "Hugging Face dataset id such as gretelai/synthetic_text_to_sql")
+    p.add_argument("--output-dir", default=None, metavar="DIR",
+                   help=f"where the outputs go (default: {paths.data_dir()}, or $SQLGRPO_DATA_DIR)")
+    p.add_argument("--backend", choices=BACKENDS, default="sqlite",
+                   help="engine the golds must execute on (DuckDB is closer to PostgreSQL)")
+    p.add_argument("--eval-fraction", type=float, default=DEFAULT_EVAL_FRACTION, metavar="F",
+                   help="share of kept rows held out for evaluation, in [0, 1)")
+    p.add_argument("--split-by", choices=SPLIT_BY, default="row",
+                   help="row: stratified by sql_complexity; schema: each schema on one side only")
+    p.add_argument("--limit", type=int, default=None, metavar="N", help="read only the first N records")
+    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the split")
+    p.add_argument("--workers", type=int, default=None, metavar="N", help="processes (default: all cores)")
+    p.add_argument("--force", action="store_true", help="redo even when the outputs are up to date")
+    p.set_defaults(func=_run_prepare)
+
+
+def _print_prepare_report(report: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(stderr=False)
+    table = Table(title=f"prepare: {report['source']} ({report['layout']} layout, {report['options']['backend']})")
+    table.add_column("what")
+    table.add_column("rows", justify="right")
+    table.add_column("detail")
+    table.add_row("input rows", str(report["input_rows"]), "")
+    table.add_row("bad lines", str(report["bad_lines_count"]), "not a record at all (see bad_lines)")
+    for bad in report["bad_lines"][:10]:
+        table.add_row("", "", f"line {bad['line']}: {bad['reason']}")
+    if report["bad_lines_count"] > 10:
+        table.add_row("", "", f"... {report['bad_lines_count'] - 10} more in the report")
+    for reason, count in report["dropped"].items():
+        example = report["drop_examples"].get(reason, [{}])[0]
+        table.add_row(f"dropped: {reason}", str(count),
+                      f"e.g. line {example.get('line')}: {str(example.get('detail', ''))[:90]}")
+    table.add_row("kept", str(report["kept"]), f"{report['train']} train, {report['eval']} eval, "
+                                               f"{report['schemas']} schemas")
+    table.add_row("dialects", "", ", ".join(f"{k}: {v}" for k, v in report["dialects"].items()))
+    if report.get("rows_per_s"):
+        table.add_row("throughput", "", f"{report['rows_per_s']} rows/s on {report['workers']} worker(s)")
+    console.print(table)
+    if report.get("reused"):
+        console.print("[dim]outputs were up to date and reused (--force to redo)[/dim]")
+    console.print(f"outputs: {report['outputs']['train']}, {report['outputs']['eval']}, {report['outputs']['report']}")
+
+
+def _run_prepare(args: argparse.Namespace) -> int:
+    from .prepare import PrepareError, PrepareOptions, prepare
+    from .sources import SourceError
+
+    opts = PrepareOptions(input=args.input, output_dir=args.output_dir, backend=args.backend,
+                          eval_fraction=args.eval_fraction, split_by=args.split_by, limit=args.limit,
+                          seed=args.seed, workers=args.workers, force=args.force)
+    try:
+        report = prepare(opts)
+    except (SourceError, PrepareError, ValueError) as e:
+        log.error("prepare failed: %s", e)
+        return EXIT_FAILED
+    _print_prepare_report(report)
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------------------------
+# demo
+
+def _add_demo(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("demo", help="the pipeline end to end on the embedded model and data (CPU)",
+                       description="Runs every stage in order on the embedded defaults. Stages so far: prepare.",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--output-dir", default=None, metavar="DIR",
+                   help=f"where prepared data goes (default: {paths.data_dir()})")
+    p.set_defaults(func=_run_demo)
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    ns = argparse.Namespace(input="embedded", output_dir=args.output_dir, backend="sqlite", eval_fraction=0.1,
+                            split_by="row", limit=None, seed=42, workers=None, force=False)
+    log.info("demo, stage 1/1: prepare the embedded sample")
+    return _run_prepare(ns)
+
+
+# --------------------------------------------------------------------------------------------
+
+STAGES: list[Callable[[argparse._SubParsersAction], None]] = [_add_prepare, _add_demo]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sqlgrpo",
+        description="Fine-tune language models for text-to-SQL with GRPO, rewards computed by running SQL.")
+    parser.add_argument("--version", action="version", version=f"sqlgrpo {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="stage", metavar="STAGE", required=True)
+    for add in STAGES:
+        add(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _setup_logging(args.verbose)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        log.error("interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
