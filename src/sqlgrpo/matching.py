@@ -1,0 +1,166 @@
+"""Whether two SQL outcomes are the same answer: the comparison behind the metric and the reward.
+
+Execution accuracy in evaluation and the execution reward in training both call
+`outcomes_match`, so what the model is rewarded for is exactly what it is measured on.
+
+Default semantics: those of the Spider test-suite evaluation (Zhong et al., 2020):
+
+- rows are compared as multisets (duplicates count, order does not) ...
+- ... unless the gold query orders its result (ORDER BY), then order matters;
+- column order does not matter: the predicted columns may be any permutation of the gold's, and
+  column names and aliases never matter;
+- numbers are compared by value with a small tolerance (`500000` equals `500000.0`, `0.1 + 0.2`
+  equals `0.3`), booleans as 0/1, Decimals as numbers; NULL equals NULL.
+
+    >>> results_match([(1, "a"), (2, "b")], [("b", 2), ("a", 1)])      # permuted columns, rows
+    True
+    >>> results_match([(500000,)], [(500000.0,)])
+    True
+    >>> results_match([(1,), (2,)], [(2,), (1,)], order_matters=True)  # gold has ORDER BY
+    False
+    >>> results_match([(1,), (1,)], [(1,)])                            # multisets: counts matter
+    False
+
+Strict mode (`strict=True`), the BIRD convention: the sets of rows must be equal with columns in
+the same order; duplicates and row order are ignored.
+
+    >>> results_match([(1, "a")], [("a", 1)], strict=True)
+    False
+    >>> results_match([(1,), (1,)], [(1,)], strict=True)
+    True
+
+DML outcomes are database states (every table after the statement ran on its own pristine copy);
+two states match when they have the same tables and each table holds the same multiset of rows.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from decimal import Decimal
+from typing import Any, Iterable, Sequence
+
+from .sql import ExecResult, TableState
+
+FLOAT_SIGNIFICANT_DIGITS = 9  # relative tolerance ~1e-9: absorbs float noise, not rounding choices
+MAX_PERMUTATION_TRIES = 2_000  # wide results with many look-alike columns: give up, not hang
+
+
+def normalize_value(value: Any) -> Any:
+    """A hashable, comparable form: numbers by value (rounded to significant digits), others as is."""
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, (int, float, Decimal)):
+        try:
+            number = float(value)
+        except (OverflowError, ValueError):
+            return ("num", str(value))
+        if math.isnan(number) or math.isinf(number):
+            return ("num", str(number))
+        return float(f"{number:.{FLOAT_SIGNIFICANT_DIGITS}g}")
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return ("bytes", bytes(value))
+    if value is None or isinstance(value, str):
+        return value
+    return ("other", str(value))  # dates, lists, structs (DuckDB): compare by their text
+
+
+def _sort_key(value: Any) -> tuple:
+    # Mixed types (NULL, numbers, strings) must sort without TypeError.
+    if value is None:
+        return (0, "")
+    if isinstance(value, float):
+        return (1, value)
+    if isinstance(value, str):
+        return (2, value)
+    return (3, repr(value))
+
+
+def _normalized_rows(rows: Iterable[Sequence]) -> list[tuple]:
+    return [tuple(normalize_value(v) for v in row) for row in rows]
+
+
+def _column_signature(rows: list[tuple], index: int) -> tuple:
+    return tuple(sorted((r[index] for r in rows), key=_sort_key))
+
+
+def _permutations(gold: list[tuple], pred: list[tuple], width: int) -> Iterable[tuple[int, ...]]:
+    """Orders of the predicted columns worth trying: each predicted column may stand for a gold
+    column only when both hold the same multiset of values."""
+    gold_sigs = [_column_signature(gold, i) for i in range(width)]
+    pred_sigs = [_column_signature(pred, j) for j in range(width)]
+    candidates = [[j for j in range(width) if pred_sigs[j] == gold_sigs[i]] for i in range(width)]
+    if any(not c for c in candidates):
+        return
+    tries = 0
+
+    def extend(prefix: list[int], used: set[int]) -> Iterable[tuple[int, ...]]:
+        nonlocal tries
+        if len(prefix) == width:
+            tries += 1
+            yield tuple(prefix)
+            return
+        for j in candidates[len(prefix)]:
+            if j not in used and tries < MAX_PERMUTATION_TRIES:
+                yield from extend(prefix + [j], used | {j})
+
+    yield from extend([], set())
+
+
+def results_match(gold_rows: Sequence[Sequence], pred_rows: Sequence[Sequence], *, order_matters: bool = False,
+                  strict: bool = False) -> bool:
+    """Whether two result sets are the same answer (see the module docstring for the rules)."""
+    gold = _normalized_rows(gold_rows)
+    pred = _normalized_rows(pred_rows)
+    if strict:
+        return set(gold) == set(pred)
+    if len(gold) != len(pred):
+        return False
+    if not gold:
+        return True  # two empty results: nothing tells them apart
+    width = len(gold[0])
+    if any(len(r) != width for r in pred):
+        return False
+    gold_counts = None if order_matters else Counter(gold)
+    for perm in _permutations(gold, pred, width):
+        permuted = [tuple(r[j] for j in perm) for r in pred]
+        if order_matters:
+            if permuted == gold:
+                return True
+        elif Counter(permuted) == gold_counts:
+            return True
+    return False
+
+
+def states_match(gold: Sequence[TableState], pred: Sequence[TableState]) -> bool:
+    """Whether two database states hold the same tables with the same rows (as multisets)."""
+    gold_tables = {t.name.lower(): t for t in gold}
+    pred_tables = {t.name.lower(): t for t in pred}
+    if gold_tables.keys() != pred_tables.keys():
+        return False
+    for name, g in gold_tables.items():
+        p = pred_tables[name]
+        if len(g.columns) != len(p.columns) or Counter(_normalized_rows(g.rows)) != Counter(_normalized_rows(p.rows)):
+            return False
+    return True
+
+
+def modifies(result: ExecResult) -> bool:
+    """Whether a text changed the database (DML or DDL): its outcome is then a state, not rows."""
+    return any(k != "select" for k in result.statement_kinds)
+
+
+def outcomes_match(gold: ExecResult, pred: ExecResult, *, order_matters: bool = False, strict: bool = False) -> bool:
+    """Whether a predicted execution gives the gold's outcome.
+
+    Both must have run. A gold with DML is matched by state, and only by a prediction that also
+    modifies the database; a SELECT gold only by a prediction that modifies nothing (a DELETE
+    never answers a question, whatever it returns).
+    """
+    if not (gold.ok and pred.ok):
+        return False
+    if modifies(gold) != modifies(pred):
+        return False
+    if modifies(gold):
+        return gold.state is not None and pred.state is not None and states_match(gold.state, pred.state)
+    return results_match(gold.rows, pred.rows, order_matters=order_matters, strict=strict)
