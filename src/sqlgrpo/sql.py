@@ -14,29 +14,36 @@ nothing else opens a database connection. Model-written SQL is treated as hostil
 What it guards:
 - Isolation: the context is built once into a pristine database (cached, bounded LRU); each
   query runs on a private copy (SQLite: the backup API into a fresh in-memory database; DuckDB: a
-  cursor inside a transaction that is always rolled back, with transaction statements refused).
-  DML, DDL, temp tables and open transactions never reach the next query.
-- Time: a wall-time limit per query (default `QUERY_TIMEOUT_S`), enforced inside the engine
-  (SQLite progress handler, DuckDB interrupt), covering execution and fetching.
+  cursor inside a transaction that is always rolled back, with transaction statements refused;
+  texts that write take turns, and on a context with sequences, which DuckDB does not roll back,
+  a writing text gets a database rebuilt from the context). DML, DDL, temp tables and open
+  transactions never reach the next query, nor the reported state (read from the main schema).
+- Time: one wall-time limit per run (default `QUERY_TIMEOUT_S`), shared by the dialect attempts
+  and enforced inside the engine (SQLite progress handler, DuckDB interrupt), covering execution
+  and fetching. SQLite sorts in bounded chunks so that large sorts stay interruptible.
 - Single function calls that no interrupt stops: SQLite `setlimit` caps string/blob length,
   LIKE pattern length, expression depth, SQL length and program size, so `randomblob(9e8)` fails
-  at once; DuckDB gets a memory cap.
+  at once; parentheses nested deeper than `MAX_NESTING_DEPTH` are refused before any parser
+  sees them; DuckDB gets a memory cap and never spills to disk.
 - Size: caps on result rows and bytes (`MAX_RESULT_ROWS`, `MAX_RESULT_BYTES`), on the SQL text
   (`MAX_SQL_CHARS`) and on the database state snapshot taken after DML.
 - Files, network, extensions: no ATTACH/DETACH, no PRAGMA, no VACUUM, no extension loading, no
   virtual tables (SQLite authorizer + `SQLITE_LIMIT_ATTACHED = 0`); DuckDB runs with external
-  access disabled, extension autoload/autoinstall off, and only SELECT/INSERT/UPDATE/DELETE/
-  CREATE/DROP/ALTER statements.
+  access disabled, extension autoload/autoinstall off, no temp directory, and only SELECT/
+  INSERT/UPDATE/DELETE/CREATE/DROP/ALTER statements.
 - Any input text (NUL bytes, lone surrogates, megabytes) gives an `ExecResult` with an error
   kind; `run` never raises.
 
 What it does not guard: memory used while a query runs within its time limit (a cartesian
 product may allocate hundreds of MB for up to the time limit); CPU spent inside one engine-side
-function call that neither checks the interrupt nor hits a length limit; the host process
+function call that neither checks the interrupt nor hits a length limit (DuckDB's
+`repeat('x', 1e9)` or `list_sort(range(1e8))` run for seconds); SQLite's own anonymous temp
+files for large sorts (unlinked when created, bounded by the time limit); the host process
 itself (it runs in-process, not in a sandbox). Run untrusted workloads in a container as well.
 
-Dialects: SQL runs as written first; only when that fails is it transpiled with sqlglot (read as
-PostgreSQL, then MySQL, written in the backend's dialect) and tried again. Which form ran is
+Dialects: SQL runs as written first; only when that fails in a way a dialect can explain (a
+syntax error, an unknown table, column or function; never a data error) is it transpiled with
+sqlglot (read as PostgreSQL, then MySQL, written in the backend's dialect) and tried again. Which form ran is
 recorded in `ExecResult.dialect`. sqlglot is never a gate: SQL that runs as written is never
 rejected because sqlglot cannot parse it. Contexts follow the same rule, statement by statement.
 """
@@ -60,6 +67,7 @@ QUERY_TIMEOUT_S = 2.0  # a rollout's query must not stall a GRPO step; gold quer
 CONTEXT_TIMEOUT_S = 10.0  # building a context runs trusted-ish dataset SQL, once per context
 MAX_SQL_CHARS = 100_000  # no real answer is longer; bounds the cost of splitting and parsing
 MAX_CONTEXT_CHARS = 5_000_000  # contexts carry INSERT data, so they may be much larger
+MAX_NESTING_DEPTH = 200  # parentheses; DuckDB's parser is quadratic in unclosed ones
 MAX_TRANSPILE_CHARS = 20_000  # sqlglot parsing is the slow path; beyond this, no fallback
 MAX_RESULT_ROWS = 10_000  # results of a text-to-SQL answer are small; a cartesian one is not
 MAX_RESULT_BYTES = 8_000_000  # same bound, for wide rows or huge values
@@ -68,6 +76,7 @@ SQLITE_MAX_VALUE_BYTES = 1_000_000  # one string/blob; randomblob(9e8) must fail
 SQLITE_MAX_LIKE_PATTERN = 1_000  # LIKE matching can be super-linear in the pattern length
 SQLITE_MAX_EXPR_DEPTH = 200  # deeply nested expressions recurse inside the parser
 SQLITE_MAX_VDBE_OPS = 250_000  # program size of one statement
+SQLITE_CACHE_KIB = 16_000  # page cache per connection; also the in-memory sort chunk size
 SQLITE_PROGRESS_OPS = 1_000  # VM steps between deadline checks (~tens of microseconds)
 DUCKDB_MAX_MEMORY = "512MB"  # per example database; DuckDB spills or fails beyond it
 CONTEXT_CACHE_SIZE = 256  # pristine databases kept per executor (each is tens of KB)
@@ -89,8 +98,21 @@ class ErrorKind:
     EMPTY = "empty"  # no statement at all (blank, or only comments)
     CONTEXT = "context"  # the example database itself could not be built
 
-    # Failures a different dialect can fix; the others are final.
-    RETRYABLE = frozenset({SYNTAX, MISSING_TABLE, MISSING_COLUMN, RUNTIME})
+    # Failures a different dialect may fix; a runtime error only when it names something the
+    # engine lacks (a function, a type): a data error (malformed JSON, a constraint) is final,
+    # and reinterpreting the text (MySQL reads `||` as OR) would only produce a wrong answer.
+    DIALECT_KINDS = frozenset({SYNTAX, MISSING_TABLE, MISSING_COLUMN})
+
+
+_DIALECT_RUNTIME_HINTS = ("no such function", "does not exist", "no function matches", "not implemented",
+                          "unknown function", "not supported")
+
+
+def _dialect_may_fix(failure_kind: str | None, message: str) -> bool:
+    if failure_kind in ErrorKind.DIALECT_KINDS:
+        return True
+    low = message.lower()
+    return failure_kind == ErrorKind.RUNTIME and any(h in low for h in _DIALECT_RUNTIME_HINTS)
 
 
 # Statement kinds recorded per statement of a text.
@@ -217,6 +239,22 @@ def _check_text(text: Any, max_chars: int) -> _Failure | None:
     return None
 
 
+def _nesting_depth(text: str) -> int:
+    """Deepest parenthesis nesting outside strings and comments (linear in the text)."""
+    depth = deepest = 0
+    for m in _TOKEN.finditer(text):
+        tok = m.group()
+        if ("(" not in tok and ")" not in tok) or tok[0] in "'\"`" or tok.startswith(("--", "/*")):
+            continue
+        for ch in tok:
+            if ch == "(":
+                depth += 1
+                deepest = max(deepest, depth)
+            elif ch == ")":
+                depth = max(depth - 1, 0)
+    return deepest
+
+
 def _transpiled(text: str, read: str, write: str) -> str | None:
     """The text rewritten by sqlglot from `read` into `write`, or None when sqlglot can't."""
     if len(text) > MAX_TRANSPILE_CHARS:
@@ -225,13 +263,61 @@ def _transpiled(text: str, read: str, write: str) -> str | None:
         import sqlglot
 
         logging.getLogger("sqlglot").setLevel(logging.ERROR)  # its fallback warnings are noise here
-        out = sqlglot.transpile(text, read=read, write=write)
+        trees = [t for t in sqlglot.parse(text, read=read) if t is not None]
+        out = [stmt.sql(dialect=write) for t in trees for stmt in _adapt_types(t, write)]
     except Exception:  # noqa: BLE001 - ParseError, TokenError, RecursionError, internal errors
         return None
     out = [s for s in out if s and s.strip()]
     if not out:
         return None
     return ";\n".join(out) + ";"
+
+
+def _same_text(text: str) -> str:
+    """A form of a text for spotting that a transpiled version is the original again."""
+    return " ".join(text.split()).rstrip(";").strip().lower()
+
+
+# Column types sqlglot passes through that the backend rejects, and what to use instead.
+_TYPE_FALLBACKS = {"sqlite": {"ENUM": "TEXT", "SET": "TEXT"}, "duckdb": {"SET": "TEXT"}}
+# Auto-numbered column types; on DuckDB they become an integer fed by a sequence.
+_SERIAL_TYPES = {"SERIAL": "INT", "SMALLSERIAL": "SMALLINT", "BIGSERIAL": "BIGINT"}
+
+
+def _adapt_types(tree: Any, backend: str) -> list[Any]:
+    """The statement(s) to run for `tree` on `backend`, with column types the backend lacks
+    replaced: MySQL ENUM on SQLite becomes TEXT; on DuckDB, PostgreSQL SERIAL and MySQL
+    AUTO_INCREMENT become an integer whose default is the next value of a new sequence, so
+    INSERTs that leave the id out still number their rows."""
+    from sqlglot import exp
+
+    fallbacks = _TYPE_FALLBACKS.get(backend, {})
+
+    def swap(node: Any) -> Any:
+        if isinstance(node, exp.DataType) and node.this.name in fallbacks:
+            return exp.DataType.build(fallbacks[node.this.name])
+        return node
+
+    tree = tree.transform(swap) if fallbacks else tree
+    before: list[Any] = []
+    if backend == "duckdb" and isinstance(tree, exp.Create) and isinstance(tree.this, exp.Schema):
+        table = tree.this.this.name
+        for coldef in tree.this.find_all(exp.ColumnDef):
+            kind = coldef.args.get("kind")
+            constraints = coldef.args.get("constraints") or []
+            auto = [c for c in constraints if isinstance(c.args.get("kind"), exp.AutoIncrementColumnConstraint)]
+            serial = isinstance(kind, exp.DataType) and kind.this.name in _SERIAL_TYPES
+            if not (serial or auto):
+                continue
+            sequence = f"{table}_{coldef.name}_seq"
+            before.append(exp.Create(this=exp.to_table(sequence), kind="SEQUENCE", exists=True))
+            if serial:
+                coldef.set("kind", exp.DataType.build(_SERIAL_TYPES[kind.this.name]))
+            kept = [c for c in constraints if c not in auto]
+            kept.append(exp.ColumnConstraint(kind=exp.DefaultColumnConstraint(
+                this=exp.func("nextval", exp.Literal.string(sequence)))))
+            coldef.set("constraints", kept)
+    return before + [tree]
 
 
 def _dialect_attempts(text: str, backend: str) -> list[tuple[str, Callable[[], str | None]]]:
@@ -324,7 +410,7 @@ def _classify_sqlite_error(exc: BaseException) -> tuple[str, str]:
     if "no such column" in low or "has no column named" in low:
         return ErrorKind.MISSING_COLUMN, msg
     if (isinstance(exc, apsw.TooBigError) or "too big" in low or "too large" in low
-            or "too many" in low or "stack overflow" in low):
+            or "too many" in low or "stack overflow" in low or "recursion limit" in low):
         return ErrorKind.TOO_LARGE, msg
     if "syntax error" in low or "incomplete input" in low or "unrecognized token" in low:
         return ErrorKind.SYNTAX, msg
@@ -385,7 +471,11 @@ def _sqlite_connect(guard: _SqliteGuard) -> apsw.Connection:
     conn = apsw.Connection(":memory:")
     for limit, value in _SQLITE_LIMITS:
         conn.limit(limit, value)
-    conn.execute("PRAGMA temp_store = MEMORY")  # sorts and temp tables never touch the disk
+    # A large sort held in memory is one long C loop the progress handler never sees; with a
+    # bounded cache it is sorted in chunks spilled to SQLite's anonymous temp files (unlinked at
+    # creation), and the merge runs step by step, so the time limit fires (measured: a 3M-row
+    # ORDER BY stops at 2.1 s instead of 4.5 s).
+    conn.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
     conn.authorizer = guard.authorize
     conn.set_progress_handler(guard.progress, SQLITE_PROGRESS_OPS)
     return conn
@@ -452,8 +542,9 @@ def _sqlite_state(conn: apsw.Connection) -> tuple[TableState, ...]:
     tables = []
     budget = MAX_STATE_ROWS
     for name in _sqlite_tables(conn):
-        # apsw has no description for a statement that returned no rows: ask the catalog
-        columns = tuple(c for (c,) in conn.execute("SELECT name FROM pragma_table_info(?)", (name,)))
+        # apsw has no description for a statement that returned no rows: ask the catalog, of the
+        # main schema only (a temp table of the same name must not stand in for it)
+        columns = tuple(row[1] for row in conn.execute(f"PRAGMA main.table_info({_quote_ident(name)})"))
         rows = _collect_capped(conn.execute(f"SELECT * FROM main.{_quote_ident(name)}"), budget, MAX_RESULT_BYTES)
         budget -= len(rows)
         tables.append(TableState(name, columns, rows))
@@ -537,17 +628,21 @@ def _duckdb_run_statements(cur: Any, statements: list[tuple[str, str]], max_rows
     return columns, rows, [k for k, _ in statements], changes
 
 
-def _duckdb_tables(cur: Any) -> list[str]:
-    cur.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' "
-                "AND NOT temporary ORDER BY table_name")
-    return [n for (n,) in cur.fetchall()]
+def _duckdb_tables(cur: Any) -> tuple[str, list[str]]:
+    cur.execute("SELECT current_database()")
+    (database,) = cur.fetchone()
+    cur.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
+                "AND schema_name = 'main' AND NOT temporary ORDER BY table_name")
+    return database, [n for (n,) in cur.fetchall()]
 
 
 def _duckdb_state(cur: Any) -> tuple[TableState, ...]:
     tables = []
     budget = MAX_STATE_ROWS
-    for name in _duckdb_tables(cur):
-        cur.execute(f"SELECT * FROM main.{_quote_ident(name)}")
+    database, names = _duckdb_tables(cur)
+    for name in names:
+        # fully qualified: a temp table of the same name must not stand in for it
+        cur.execute(f"SELECT * FROM {_quote_ident(database)}.main.{_quote_ident(name)}")
         rows = _fetch_capped(cur, budget, MAX_RESULT_BYTES)
         budget -= len(rows)
         tables.append(TableState(name, tuple(d[0] for d in cur.description), rows))
@@ -574,6 +669,9 @@ class ExampleDatabase:
     build_s: float = 0.0
     _conn: Any = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _write_lock: threading.Lock = field(default_factory=threading.Lock)
+    _duckdb_replay: list[str] = field(default_factory=list)  # the context's statements as they ran
+    _duckdb_sequences: bool = False
     _schema: dict[str, list[str]] | None = None
 
     @property
@@ -612,17 +710,27 @@ class ExampleDatabase:
             return ExecResult(ok=False, error_kind=bad.kind, error=bad.message)
         if not split_statements(sql, self.backend):
             return ExecResult(ok=False, error_kind=ErrorKind.EMPTY, error="no SQL statement (blank or comments only)")
+        if _nesting_depth(sql) > MAX_NESTING_DEPTH:
+            return ExecResult(ok=False, error_kind=ErrorKind.TOO_LARGE,
+                              error=f"parentheses nested deeper than {MAX_NESTING_DEPTH}")
+        # One time budget for all attempts: a text that fails late is not given it three times.
+        deadline = time.monotonic() + timeout_s
         first: ExecResult | None = None
+        tried = set()
         for dialect, make_text in _dialect_attempts(sql, self.backend):
+            remaining = deadline - time.monotonic()
+            if first is not None and remaining <= 0:
+                break
             text = make_text()
-            if text is None or (dialect != AS_WRITTEN and text.strip() == sql.strip()):
+            if text is None or _same_text(text) in tried:
                 continue
-            result = self._attempt(text, dialect, timeout_s, capture_state, max_rows, max_bytes)
+            tried.add(_same_text(text))
+            result = self._attempt(text, dialect, max(remaining, 0.0), capture_state, max_rows, max_bytes)
             if result.ok:
                 return result
             if first is None:
                 first = result
-            if result.error_kind not in ErrorKind.RETRYABLE:
+            if not _dialect_may_fix(result.error_kind, result.error):
                 break
         assert first is not None  # the as-written attempt always runs
         return first
@@ -653,26 +761,28 @@ class ExampleDatabase:
                 statements_d = _duckdb_statements(text)
             except _Failure as f:
                 return ExecResult(ok=False, error_kind=f.kind, error=f.message, dialect=dialect, executed_sql=text)
-            cur = self._conn.cursor()
-            timer = threading.Timer(timeout_s, cur.interrupt)
-            try:
-                cur.execute("BEGIN TRANSACTION")
-                timer.start()
-                columns, rows, kinds, changes = _duckdb_run_statements(cur, statements_d, max_rows, max_bytes)
-                timer.cancel()
-                state = None
-                if capture_state or (capture_state is None and any(k != SELECT for k in kinds)):
-                    state = _duckdb_state(cur)
-            except _Failure as f:
-                return ExecResult(ok=False, error_kind=f.kind, error=f.message, timed_out=f.kind == ErrorKind.TIMEOUT,
-                                  dialect=dialect, executed_sql=text)
-            finally:
-                timer.cancel()
+            writes = any(kind != SELECT for kind, _ in statements_d)
+            if writes and self._duckdb_sequences:
+                # Sequences are not transactional in DuckDB: a rolled-back INSERT still advances
+                # them. A text that writes gets a database of its own, rebuilt from the context.
+                conn = _duckdb_connect()
                 try:
-                    cur.execute("ROLLBACK")
-                except Exception:  # noqa: BLE001 - an aborted transaction is rolled back already
-                    pass
-                cur.close()
+                    for statement in self._duckdb_replay:
+                        conn.execute(statement)
+                    outcome = _duckdb_attempt(conn, statements_d, timeout_s, capture_state, max_rows, max_bytes)
+                finally:
+                    conn.close()
+            elif writes:
+                # Concurrent writers on one DuckDB database conflict ("Conflict on tuple deletion"),
+                # so texts that write take turns; read-only texts run side by side.
+                with self._write_lock:
+                    outcome = _duckdb_attempt(self._conn, statements_d, timeout_s, capture_state, max_rows, max_bytes)
+            else:
+                outcome = _duckdb_attempt(self._conn, statements_d, timeout_s, capture_state, max_rows, max_bytes)
+            if isinstance(outcome, _Failure):
+                return ExecResult(ok=False, error_kind=outcome.kind, error=outcome.message,
+                                  timed_out=outcome.kind == ErrorKind.TIMEOUT, dialect=dialect, executed_sql=text)
+            columns, rows, kinds, changes, state = outcome
         return ExecResult(ok=True, columns=columns, rows=rows, dialect=dialect, statement_kinds=tuple(kinds),
                           rows_changed=changes, state=state, executed_sql=text)
 
@@ -680,6 +790,31 @@ class ExampleDatabase:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+
+def _duckdb_attempt(conn: Any, statements: list[tuple[str, str]], timeout_s: float, capture_state: bool | None,
+                    max_rows: int, max_bytes: int) -> tuple | _Failure:
+    """Run statements in a transaction on a cursor of `conn` that is always rolled back."""
+    cur = conn.cursor()
+    timer = threading.Timer(timeout_s, cur.interrupt)
+    try:
+        cur.execute("BEGIN TRANSACTION")
+        timer.start()
+        columns, rows, kinds, changes = _duckdb_run_statements(cur, statements, max_rows, max_bytes)
+        timer.cancel()
+        state = None
+        if capture_state or (capture_state is None and any(k != SELECT for k in kinds)):
+            state = _duckdb_state(cur)
+        return columns, rows, kinds, changes, state
+    except _Failure as f:
+        return f
+    finally:
+        timer.cancel()
+        try:
+            cur.execute("ROLLBACK")
+        except Exception:  # noqa: BLE001 - an aborted transaction is rolled back already
+            pass
+        cur.close()
 
 
 def _with_elapsed(result: ExecResult, elapsed: float) -> ExecResult:
@@ -715,6 +850,7 @@ def _duckdb_connect() -> Any:
         "autoload_known_extensions": False,
         "threads": 1,  # parallelism comes from running many queries, not one wide one
         "max_memory": DUCKDB_MAX_MEMORY,
+        "temp_directory": "",  # never spill to disk: beyond max_memory a query fails (too_large)
     })
 
 
@@ -754,6 +890,9 @@ def _build(db: ExampleDatabase, context: str, timeout_s: float) -> None:
     if not statements:
         db.error = "context has no SQL statement"
         return
+    if _nesting_depth(context) > MAX_NESTING_DEPTH:
+        db.error = f"context nests parentheses deeper than {MAX_NESTING_DEPTH}"
+        return
     deadline = time.monotonic() + timeout_s
     if db.backend == "sqlite":
         # Fast path: the whole context as written, in one call (SQLite splits it). On failure
@@ -765,7 +904,7 @@ def _build(db: ExampleDatabase, context: str, timeout_s: float) -> None:
             return
         except _Failure as f:
             db.close()
-            if f.kind not in ErrorKind.RETRYABLE:
+            if not _dialect_may_fix(f.kind, f.message):
                 db.error = f"context failed ({f.kind}): {f.message}"
                 return
     run = _context_runner(db, deadline)
@@ -780,10 +919,11 @@ def _build(db: ExampleDatabase, context: str, timeout_s: float) -> None:
                 run(text)
             except _Failure as f:
                 error = error or f
-                if f.kind not in ErrorKind.RETRYABLE:
+                if not _dialect_may_fix(f.kind, f.message):
                     break
                 continue
             dialects.append(dialect)
+            db._duckdb_replay.append(text)
             error = None
             break
         if error is not None:
@@ -796,7 +936,11 @@ def _build(db: ExampleDatabase, context: str, timeout_s: float) -> None:
 def _finish_build(db: ExampleDatabase, dialects: list[str]) -> None:
     db.statement_dialects = tuple(dialects)
     db.dialect = next((d for d in dialects if d != AS_WRITTEN), AS_WRITTEN)
-    if db.backend == "sqlite":
+    if db.backend == "duckdb":
+        (count,) = db._conn.execute("SELECT count(*) FROM duckdb_sequences()").fetchone()
+        db._duckdb_sequences = count > 0
+    else:
+        db._duckdb_replay = []
         db._conn.set_progress_handler(None, 0)  # the build deadline must not outlive the build
     db.ok = True
 
