@@ -2,6 +2,7 @@
 
     sqlgrpo --help
     sqlgrpo prepare [--input SRC] [--output-dir DIR] [--backend sqlite|duckdb] ...
+    sqlgrpo audit-rewards [--data FILE] [--limit N]
     sqlgrpo demo
 
 The CLI configures logging and prints tables; the library only logs.
@@ -131,7 +132,13 @@ def _run_demo(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------------------------
 
-STAGES: list[Callable[[argparse._SubParsersAction], None]] = [_add_prepare, _add_demo]
+def _add_audit(sub: argparse._SubParsersAction) -> None:
+    from .audit import add_audit_parser
+
+    add_audit_parser(sub)
+
+
+STAGES: list[Callable[[argparse._SubParsersAction], None]] = [_add_prepare, _add_audit, _add_demo]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -9,13 +9,16 @@ Default semantics: those of the Spider test-suite evaluation (Zhong et al., 2020
 - ... unless the gold query orders its result (ORDER BY), then order matters;
 - column order does not matter: the predicted columns may be any permutation of the gold's, and
   column names and aliases never matter;
-- numbers are compared by value with a small tolerance (`500000` equals `500000.0`, `0.1 + 0.2`
-  equals `0.3`), booleans as 0/1, Decimals as numbers; NULL equals NULL.
+- numbers are compared by value (`500000` equals `500000.0`, big integers exactly) with a
+  relative tolerance of 1e-9 (`0.1 + 0.2` equals `0.3`, `ROUND(x, 2)` does not equal `x`);
+  booleans as 0/1, Decimals as numbers; NULL equals NULL.
 
     >>> results_match([(1, "a"), (2, "b")], [("b", 2), ("a", 1)])      # permuted columns, rows
     True
     >>> results_match([(500000,)], [(500000.0,)])
     True
+    >>> results_match([(1234567891,)], [(1234567892,)])
+    False
     >>> results_match([(1,), (2,)], [(2,), (1,)], order_matters=True)  # gold has ORDER BY
     False
     >>> results_match([(1,), (1,)], [(1,)])                            # multisets: counts matter
@@ -42,14 +45,20 @@ from typing import Any, Iterable, Sequence
 
 from .sql import ExecResult, TableState
 
-FLOAT_SIGNIFICANT_DIGITS = 9  # relative tolerance ~1e-9: absorbs float noise, not rounding choices
-MAX_PERMUTATION_TRIES = 2_000  # wide results with many look-alike columns: give up, not hang
+FLOAT_REL_TOL = 1e-9  # absorbs float noise (0.1 + 0.2, SUM order), not rounding choices (ROUND(x, 2))
+FLOAT_ABS_TOL = 1e-12  # so that values around zero compare sensibly
+FLOAT_KEY_DIGITS = 12  # for grouping and sorting only; the comparison itself uses the tolerance
+EXACT_INTEGER_LIMIT = 2 ** 53  # integers below this are exact as floats; above, kept as ints
+MAX_PERMUTATION_STEPS = 10_000  # search steps over column orders: wide look-alike results give up, not hang
 
 
 def normalize_value(value: Any) -> Any:
-    """A hashable, comparable form: numbers by value (rounded to significant digits), others as is."""
+    """A hashable, comparable form: numbers as floats (big integers exactly), bytes and other
+    types tagged, strings and NULL as they are."""
     if isinstance(value, bool):
         return float(value)
+    if isinstance(value, int) and abs(value) >= EXACT_INTEGER_LIMIT:
+        return ("int", value)
     if isinstance(value, (int, float, Decimal)):
         try:
             number = float(value)
@@ -57,7 +66,7 @@ def normalize_value(value: Any) -> Any:
             return ("num", str(value))
         if math.isnan(number) or math.isinf(number):
             return ("num", str(number))
-        return float(f"{number:.{FLOAT_SIGNIFICANT_DIGITS}g}")
+        return number
     if isinstance(value, (bytes, bytearray, memoryview)):
         return ("bytes", bytes(value))
     if value is None or isinstance(value, str):
@@ -65,15 +74,35 @@ def normalize_value(value: Any) -> Any:
     return ("other", str(value))  # dates, lists, structs (DuckDB): compare by their text
 
 
-def _sort_key(value: Any) -> tuple:
-    # Mixed types (NULL, numbers, strings) must sort without TypeError.
+def _key(value: Any) -> tuple:
+    """Sort and grouping key: floats rounded so that near-equal values sort together; mixed
+    types (NULL, numbers, strings) sort without TypeError."""
     if value is None:
         return (0, "")
     if isinstance(value, float):
-        return (1, value)
+        return (1, float(f"{value:.{FLOAT_KEY_DIGITS}g}"))
     if isinstance(value, str):
         return (2, value)
     return (3, repr(value))
+
+
+def _close(a: Any, b: Any) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        return math.isclose(a, b, rel_tol=FLOAT_REL_TOL, abs_tol=FLOAT_ABS_TOL)
+    return a == b
+
+
+def _rows_close(a: Sequence, b: Sequence) -> bool:
+    return len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b))
+
+
+def _row_key(row: Sequence) -> tuple:
+    return tuple(_key(v) for v in row)
+
+
+def _multisets_close(gold: list[tuple], pred: list[tuple]) -> bool:
+    """Multiset equality up to the float tolerance: sort both by rounded keys, compare in pairs."""
+    return all(_rows_close(g, p) for g, p in zip(sorted(gold, key=_row_key), sorted(pred, key=_row_key)))
 
 
 def _normalized_rows(rows: Iterable[Sequence]) -> list[tuple]:
@@ -81,27 +110,29 @@ def _normalized_rows(rows: Iterable[Sequence]) -> list[tuple]:
 
 
 def _column_signature(rows: list[tuple], index: int) -> tuple:
-    return tuple(sorted((r[index] for r in rows), key=_sort_key))
+    return tuple(sorted(_key(r[index]) for r in rows))
 
 
 def _permutations(gold: list[tuple], pred: list[tuple], width: int) -> Iterable[tuple[int, ...]]:
     """Orders of the predicted columns worth trying: each predicted column may stand for a gold
-    column only when both hold the same multiset of values."""
+    column only when both hold the same multiset of values. Bounded in search steps."""
     gold_sigs = [_column_signature(gold, i) for i in range(width)]
     pred_sigs = [_column_signature(pred, j) for j in range(width)]
+    if Counter(gold_sigs) != Counter(pred_sigs):
+        return  # no order of the columns can make the results equal
     candidates = [[j for j in range(width) if pred_sigs[j] == gold_sigs[i]] for i in range(width)]
-    if any(not c for c in candidates):
-        return
-    tries = 0
+    steps = 0
 
     def extend(prefix: list[int], used: set[int]) -> Iterable[tuple[int, ...]]:
-        nonlocal tries
+        nonlocal steps
+        steps += 1
+        if steps > MAX_PERMUTATION_STEPS:
+            return
         if len(prefix) == width:
-            tries += 1
             yield tuple(prefix)
             return
         for j in candidates[len(prefix)]:
-            if j not in used and tries < MAX_PERMUTATION_TRIES:
+            if j not in used:
                 yield from extend(prefix + [j], used | {j})
 
     yield from extend([], set())
@@ -113,7 +144,9 @@ def results_match(gold_rows: Sequence[Sequence], pred_rows: Sequence[Sequence], 
     gold = _normalized_rows(gold_rows)
     pred = _normalized_rows(pred_rows)
     if strict:
-        return set(gold) == set(pred)
+        unique_gold = list({_row_key(r): r for r in gold}.values())
+        unique_pred = list({_row_key(r): r for r in pred}.values())
+        return len(unique_gold) == len(unique_pred) and _multisets_close(unique_gold, unique_pred)
     if len(gold) != len(pred):
         return False
     if not gold:
@@ -121,13 +154,12 @@ def results_match(gold_rows: Sequence[Sequence], pred_rows: Sequence[Sequence], 
     width = len(gold[0])
     if any(len(r) != width for r in pred):
         return False
-    gold_counts = None if order_matters else Counter(gold)
     for perm in _permutations(gold, pred, width):
         permuted = [tuple(r[j] for j in perm) for r in pred]
         if order_matters:
-            if permuted == gold:
+            if all(_rows_close(g, p) for g, p in zip(gold, permuted)):
                 return True
-        elif Counter(permuted) == gold_counts:
+        elif _multisets_close(gold, permuted):
             return True
     return False
 
@@ -140,7 +172,9 @@ def states_match(gold: Sequence[TableState], pred: Sequence[TableState]) -> bool
         return False
     for name, g in gold_tables.items():
         p = pred_tables[name]
-        if len(g.columns) != len(p.columns) or Counter(_normalized_rows(g.rows)) != Counter(_normalized_rows(p.rows)):
+        if len(g.columns) != len(p.columns) or len(g.rows) != len(p.rows):
+            return False
+        if not _multisets_close(_normalized_rows(g.rows), _normalized_rows(p.rows)):
             return False
     return True
 

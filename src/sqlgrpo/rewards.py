@@ -52,6 +52,7 @@ REASONING_HALLUCINATION_PENALTY = 0.25  # per identifier-looking name that exist
 
 MAX_COMPLETION_CHARS = 200_000  # beyond this a completion is cut before any scanning
 GOLD_CACHE_SIZE = 4_096  # gold outcomes and parsed golds kept across steps
+COMPLETION_CACHE_SIZE = 8_192  # analyses of completion SQL (features, names used)
 PARALLEL_MIN_COMPLETIONS = 4  # fewer than this: threads cost more than they save
 
 # --------------------------------------------------------------------------------------------
@@ -88,7 +89,10 @@ class ParsedAnswer:
 
 
 _FENCE = re.compile(r"```[ \t]*(?:sql|sqlite|postgresql|postgres|mysql)?[ \t]*\n(.*?)```", re.IGNORECASE | re.DOTALL)
-_BARE_START = re.compile(r"(?:^|[\s(])((?:SELECT|WITH|INSERT|UPDATE|DELETE)\b)", re.IGNORECASE)
+# A bare statement starts at a SQL keyword; WITH only when a CTE follows ("with the table" is prose).
+_BARE_START = re.compile(
+    r"(?:^|[\s(])((?:SELECT|INSERT|UPDATE|DELETE)\b|WITH\s+(?:RECURSIVE\s+)?[\w\"`]+\s*(?:\([^()]{0,500}\)\s*)?AS\s*\()",
+    re.IGNORECASE)
 
 
 def _between(text: str, lower: str, open_tag: str, close_tag: str) -> str | None:
@@ -243,12 +247,19 @@ class _LRU:
         self._data: OrderedDict[Hashable, Any] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get_or_compute(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+
+    def get_or_compute(self, key: Hashable, compute: Callable[[], Any],
+                       keep: Callable[[Any], bool] | None = None) -> Any:
         with self._lock:
             if key in self._data:
                 self._data.move_to_end(key)
                 return self._data[key]
         value = compute()
+        if keep is not None and not keep(value):
+            return value
         with self._lock:
             self._data[key] = value
             while len(self._data) > self.size:
@@ -258,8 +269,20 @@ class _LRU:
 
 _GOLD_OUTCOMES = _LRU(GOLD_CACHE_SIZE)
 _GOLD_TREES = _LRU(GOLD_CACHE_SIZE)
+# The same completion SQL is analysed by several rewards (complexity, reasoning, schema
+# linking) and recurs within a group: parse it once.
+_COMPLETION_ANALYSIS = _LRU(COMPLETION_CACHE_SIZE)
 _POOL: ThreadPoolExecutor | None = None
 _POOL_LOCK = threading.Lock()
+
+
+def clear_caches() -> None:
+    """Forget cached gold outcomes, parses and completion analyses (and the executor's
+    databases): for benchmarks that measure a cold start, or after a dataset changes."""
+    for cache in (_GOLD_OUTCOMES, _GOLD_TREES, _COMPLETION_ANALYSIS):
+        cache.clear()
+    for backend in ("sqlite", "duckdb"):
+        default_executor(backend).clear()
 
 
 def _pool() -> ThreadPoolExecutor:
@@ -288,7 +311,9 @@ def _executor(backend: Any) -> SQLExecutor:
 
 def gold_outcome(gold: str, context: str, backend: str = "sqlite") -> ExecResult:
     """The gold's execution, computed once per (backend, context, gold) and cached."""
-    return _GOLD_OUTCOMES.get_or_compute((backend, context, gold), lambda: _executor(backend).run(gold, context))
+    # A gold that timed out may only have met a busy machine: try it again next time.
+    return _GOLD_OUTCOMES.get_or_compute((backend, context, gold), lambda: _executor(backend).run(gold, context),
+                                         keep=lambda result: not result.timed_out)
 
 
 def gold_is_ordered(gold: str, backend: str = "sqlite") -> bool:
@@ -354,15 +379,36 @@ def execution_reward(completions: Sequence[Any], sql: Sequence[str], sql_context
     # Gold outcomes first, once per distinct gold (a GRPO group shares one), then the batch.
     for key in dict.fromkeys(zip(golds, contexts, backends)):
         gold_outcome(key[0], key[1], key[2] or "sqlite")
-    if n < PARALLEL_MIN_COMPLETIONS:
+    workers = _pool()._max_workers
+    if n < PARALLEL_MIN_COMPLETIONS or workers <= 1:
         return [score(i) for i in range(n)]
-    return list(_pool().map(score, range(n)))
+    # One contiguous chunk per core: per-item tasks cost more in handoffs than they gain.
+    bounds = [(n * k // workers, n * (k + 1) // workers) for k in range(workers)]
+    chunks = _pool().map(lambda b: [score(i) for i in range(*b)], bounds)
+    return [value for chunk in chunks for value in chunk]
 
 
 # --------------------------------------------------------------------------------------------
 # Structure and schema
 
 _AGGREGATES = (exp.Count, exp.Sum, exp.Avg, exp.Min, exp.Max)
+
+
+def statement_kinds(trees: list[exp.Expression]) -> tuple[str, ...]:
+    """The kind of each statement: select, insert, update, delete or other (DDL, commands)."""
+    kinds = []
+    for tree in trees:
+        if isinstance(tree, (exp.Select, exp.SetOperation, exp.Subquery)):
+            kinds.append("select")
+        elif isinstance(tree, exp.Insert):
+            kinds.append("insert")
+        elif isinstance(tree, exp.Update):
+            kinds.append("update")
+        elif isinstance(tree, exp.Delete):
+            kinds.append("delete")
+        else:
+            kinds.append("other")
+    return tuple(kinds)
 
 
 def structure_features(trees: list[exp.Expression]) -> dict[str, int]:
@@ -407,10 +453,13 @@ def structure_similarity(a: dict[str, int], b: dict[str, int]) -> float:
     return 1.0 if bottom == 0 else top / bottom
 
 
-def complexity_reward(completions: Sequence[Any], sql: Sequence[str], **kwargs: Any) -> list[float | None]:
+def complexity_reward(completions: Sequence[Any], sql: Sequence[str], sql_context: Sequence[str] | None = None,
+                      **kwargs: Any) -> list[float | None]:
     """How close the predicted query's structure is to the gold's (joins, subqueries, aggregates,
     GROUP BY/HAVING, windows, CTEs, set operations, CASE, ORDER BY/LIMIT, DISTINCT, WHERE), in
-    [0, 1]. 0.0 for no SQL or SQL sqlglot cannot parse; None when the gold cannot be parsed.
+    [0, 1]. 0.0 for no SQL, SQL sqlglot cannot parse, or statements of other kinds than the
+    gold's (a DELETE has no structure credit for a question); None when the gold cannot be
+    parsed, or fails to run when `sql_context` is given.
 
     >>> complexity_reward(["<sql>SELECT a, COUNT(*) FROM t GROUP BY a</sql>", "<sql>SELECT a FROM t</sql>"],
     ...                   sql=["SELECT b, COUNT(*) FROM t GROUP BY b"] * 2)
@@ -418,23 +467,59 @@ def complexity_reward(completions: Sequence[Any], sql: Sequence[str], **kwargs: 
     """
     n = len(completions)
     golds = _per_sample({"sql": sql}, "sql", n, "")
+    contexts = _per_sample({"sql_context": sql_context}, "sql_context", n, None)
     backends = _per_sample(kwargs, "backend", n, "sqlite")
     out: list[float | None] = []
     for i in range(n):
         try:
             backend = backends[i] or "sqlite"
             gold_trees = _gold_trees(golds[i], backend)
-            if not gold_trees:
+            if not gold_trees or (contexts[i] is not None and not gold_outcome(golds[i], contexts[i], backend).ok):
                 out.append(None)
                 continue
-            gold_feats = _GOLD_TREES.get_or_compute(("feats", backend, golds[i]), lambda: structure_features(gold_trees))
-            pred_sql = parse_answer(completions[i]).sql
-            pred_trees = parse_statements(pred_sql, backend) if pred_sql else None
-            out.append(structure_similarity(structure_features(pred_trees), gold_feats) if pred_trees else 0.0)
+            gold_shape = _GOLD_TREES.get_or_compute(("shape", backend, golds[i]),
+                                                    lambda: (statement_kinds(gold_trees), structure_features(gold_trees)))
+            pred_shape = _cached_shape(parse_answer(completions[i]).sql, backend)
+            if pred_shape is None or pred_shape[0] != gold_shape[0]:
+                out.append(0.0)
+            else:
+                out.append(structure_similarity(pred_shape[1], gold_shape[1]))
         except Exception:  # noqa: BLE001
             log.debug("complexity_reward failed on sample %d", i, exc_info=True)
             out.append(0.0)
     return out
+
+
+def _cached_shape(sql_text: str | None, backend: str) -> tuple[tuple[str, ...], dict[str, int]] | None:
+    """(statement kinds, structure features) of a completion's SQL, or None if unparsable."""
+    if not sql_text:
+        return None
+
+    def compute() -> tuple[tuple[str, ...], dict[str, int]] | None:
+        trees = parse_statements(sql_text, backend)
+        return (statement_kinds(trees), structure_features(trees)) if trees else None
+
+    return _COMPLETION_ANALYSIS.get_or_compute(("shape", backend, sql_text), compute)
+
+
+def _cached_used_names(sql_text: str | None, backend: str, context: str,
+                       schema: dict[str, list[str]]) -> set[str] | None:
+    if not sql_text:
+        return None
+    return _COMPLETION_ANALYSIS.get_or_compute(("names", backend, context, sql_text),
+                                               lambda: _used_names(sql_text, backend, schema))
+
+
+def _cached_aliases(sql_text: str | None, backend: str) -> dict[str, str]:
+    """Table aliases of a completion's SQL (`FROM orders AS o` gives {"o": "orders"})."""
+    if not sql_text:
+        return {}
+
+    def compute() -> dict[str, str]:
+        trees = parse_statements(sql_text, backend) or []
+        return {t.alias.lower(): t.name.lower() for tree in trees for t in tree.find_all(exp.Table) if t.alias}
+
+    return _COMPLETION_ANALYSIS.get_or_compute(("aliases", backend, sql_text), compute)
 
 
 def _schema_of(context: str, backend: str) -> dict[str, list[str]]:
@@ -472,10 +557,16 @@ def schema_linking_reward(completions: Sequence[Any], sql: Sequence[str], sql_co
             schema = _schema_of(contexts[i], backend)
             gold_names = _GOLD_TREES.get_or_compute(("names", backend, contexts[i], golds[i]),
                                                     lambda: _used_names(golds[i], backend, schema))
-            if not gold_names:
+            gold_trees = _gold_trees(golds[i], backend)
+            if not gold_names or not gold_trees or not gold_outcome(golds[i], contexts[i], backend).ok:
                 out.append(None)
                 continue
-            pred_names = _used_names(parse_answer(completions[i]).sql, backend, schema)
+            pred_sql = parse_answer(completions[i]).sql
+            pred_shape = _cached_shape(pred_sql, backend)
+            if pred_shape is None or pred_shape[0] != statement_kinds(gold_trees):
+                out.append(0.0)  # unparsable, or a DROP/DELETE riding along: no linking credit
+                continue
+            pred_names = _cached_used_names(pred_sql, backend, contexts[i], schema)
             out.append(len(gold_names & pred_names) / len(gold_names | pred_names) if pred_names else 0.0)
         except Exception:  # noqa: BLE001
             log.debug("schema_linking_reward failed on sample %d", i, exc_info=True)
@@ -487,28 +578,34 @@ _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)?")
 _IDENTIFIER_LIKE = re.compile(r"[A-Za-z0-9]_[A-Za-z0-9]|\.|[a-z][A-Z]")  # snake_case, t.col, camelCase
 
 
-def reasoning_score(reasoning: str | None, pred_sql: str | None, schema: dict[str, list[str]], backend: str) -> float:
-    """In [0, 1]: half for naming the tables and columns the SQL uses (that exist), a quarter
-    for a length within `REASONING_LENGTH_BAND`, a quarter for naming nothing that exists
-    nowhere in the schema (minus `REASONING_HALLUCINATION_PENALTY` per invented identifier)."""
+def reasoning_score(reasoning: str | None, pred_sql: str | None, schema: dict[str, list[str]], backend: str,
+                    context: str = "") -> float:
+    """In [0, 1]: half for the share of schema names the reasoning mentions that the SQL really
+    uses (precision, so that a query using more columns is never worse off than one using
+    fewer), a quarter for a length within `REASONING_LENGTH_BAND`, a quarter for naming nothing
+    that exists nowhere in the schema (minus `REASONING_HALLUCINATION_PENALTY` per invented
+    identifier)."""
     if not reasoning:
         return 0.0
     words = _WORD.findall(reasoning[:20_000])
     tables = {t.lower() for t in schema}
     columns = {c.lower() for cols in schema.values() for c in cols}
     known = tables | columns
+    aliases = _cached_aliases(pred_sql, backend)  # `o.total` names orders.total when o aliases orders
     mentioned = set()
     invented = set()
     for w in words:
         low = w.lower()
-        parts = low.split(".")
+        parts = [aliases.get(p, p) for p in low.split(".")]
         if all(p in known for p in parts):
             mentioned.update(parts)
+        elif all(len(p) <= 2 for p in parts):
+            continue  # "i.e.", "e.g.", "a", "is": too short to be a claimed identifier
         elif _IDENTIFIER_LIKE.search(w):
             invented.add(low)
-    used = _used_names(pred_sql, backend, schema) or set()
+    used = _cached_used_names(pred_sql, backend, context, schema) or set()
     used_parts = {p for name in used for p in name.split(".")} & known
-    linking = len(used_parts & mentioned) / len(used_parts) if used_parts else (1.0 if mentioned else 0.0)
+    linking = len(mentioned & used_parts) / len(mentioned) if mentioned else 0.0
     low_len, high_len = REASONING_LENGTH_BAND
     length = 1.0 if low_len <= len(words) <= high_len else 0.0
     honesty = max(0.0, 1.0 - REASONING_HALLUCINATION_PENALTY * len(invented))
@@ -533,7 +630,8 @@ def reasoning_reward(completions: Sequence[Any], sql_context: Sequence[str], **k
         try:
             backend = backends[i] or "sqlite"
             answer = parse_answer(completions[i])
-            out.append(reasoning_score(answer.reasoning, answer.sql, _schema_of(contexts[i], backend), backend))
+            out.append(reasoning_score(answer.reasoning, answer.sql, _schema_of(contexts[i], backend), backend,
+                                       contexts[i]))
         except Exception:  # noqa: BLE001
             log.debug("reasoning_reward failed on sample %d", i, exc_info=True)
             out.append(0.0)

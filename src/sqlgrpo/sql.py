@@ -79,7 +79,8 @@ SQLITE_MAX_VDBE_OPS = 250_000  # program size of one statement
 SQLITE_CACHE_KIB = 16_000  # page cache per connection; also the in-memory sort chunk size
 SQLITE_PROGRESS_OPS = 1_000  # VM steps between deadline checks (~tens of microseconds)
 DUCKDB_MAX_MEMORY = "512MB"  # per example database; DuckDB spills or fails beyond it
-CONTEXT_CACHE_SIZE = 256  # pristine databases kept per executor (each is tens of KB)
+CONTEXT_CACHE_SIZE = 2_048  # pristine databases kept per executor (each is tens of KB): an epoch
+# over a few thousand prompts comes back to warm databases
 
 TRANSPILE_FROM = ("postgres", "mysql")  # the flavours datasets such as gretel mix
 AS_WRITTEN = "as_written"

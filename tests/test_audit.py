@@ -1,0 +1,225 @@
+"""Verified near-misses (`sqlgrpo.contrastive`) and the reward audit (`sqlgrpo.audit`).
+
+Every near-miss is checked here again, independently, by running it on a real SQLite (or DuckDB)
+database and comparing with `outcomes_match`: the property is "runs, and is another answer"."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import pytest
+
+from sqlgrpo import contrastive
+from sqlgrpo.audit import EXECUTION_REWARD, add_audit_parser, audit_rewards, execution_accepts
+from sqlgrpo.contrastive import EDITS, near_misses, parse_gold
+from sqlgrpo.matching import outcomes_match, states_match
+from sqlgrpo.rewards import gold_is_ordered
+from sqlgrpo.sources import load_source
+from sqlgrpo.sql import execute
+
+CTX = ("CREATE TABLE sales (id INT, region TEXT, amount INT); "
+       "INSERT INTO sales VALUES (1, 'north', 10), (2, 'north', 20), (3, 'south', 30), (4, 'east', 40);")
+GOLD = "SELECT SUM(amount) FROM sales WHERE amount > 15"
+
+
+def _differs(gold: str, candidate: str, ctx: str = CTX, backend: str = "sqlite") -> bool:
+    """Runs, and its outcome is not the gold's: the definition of a verified negative."""
+    g, c = execute(gold, ctx, backend), execute(candidate, ctx, backend)
+    return g.ok and c.ok and not outcomes_match(g, c, order_matters=gold_is_ordered(gold, backend))
+
+
+# --- each edit kind makes verified negatives --------------------------------------------------
+
+@pytest.mark.parametrize("kind, expected", [
+    ("flip_comparison", "SELECT SUM(amount) FROM sales WHERE amount <= 15"),  # 10 instead of 90
+    ("drop_where", "SELECT SUM(amount) FROM sales"),  # 100 instead of 90
+    ("swap_aggregate", "SELECT AVG(amount) FROM sales WHERE amount > 15"),  # 30 instead of 90
+])
+def test_each_edit_kind_makes_a_verified_negative(kind, expected):
+    # The expected edit is among the near-misses, and every near-miss of the kind is wrong.
+    misses = [m["sql"] for m in near_misses(GOLD, CTX) if m["kind"] == kind]
+    assert expected in misses
+    assert all(_differs(GOLD, sql) for sql in misses)
+
+
+def test_an_edit_that_keeps_the_outcome_is_not_kept():
+    # Every amount is positive, so dropping `WHERE amount >= 0` returns the very same rows: the
+    # edit is made (one drop_where candidate exists) but it is no negative, so it is filtered.
+    # Flipping to `amount < 0` returns nothing instead of four rows: that one is kept.
+    gold = "SELECT id FROM sales WHERE amount >= 0"
+    assert len(list(EDITS["drop_where"](parse_gold(gold)))) == 1
+    kinds = [m["kind"] for m in near_misses(gold, CTX)]
+    assert "drop_where" not in kinds
+    assert "flip_comparison" in kinds
+
+
+def test_aggregate_swaps_equal_on_the_data_are_filtered():
+    # One row matches: its MAX equals its MIN, SUM and AVG (40), only COUNT (1) differs.
+    misses = [m["sql"] for m in near_misses("SELECT MAX(amount) FROM sales WHERE id = 4", CTX)
+              if m["kind"] == "swap_aggregate"]
+    assert misses == ["SELECT COUNT(amount) FROM sales WHERE id = 4"]
+
+
+def test_count_star_is_not_swapped():
+    # COUNT(*) has no column argument: SUM(*) or MAX(*) is no query at all.
+    assert not list(EDITS["swap_aggregate"](parse_gold("SELECT COUNT(*) FROM sales")))
+
+
+def test_order_counts_when_the_gold_orders():
+    # Flipping `>` to `<=` in a query ordered by amount gives other rows; every near-miss of an
+    # ordered gold is checked with row order counting, as the reward checks it.
+    gold = "SELECT id FROM sales WHERE amount > 15 ORDER BY amount DESC"
+    misses = near_misses(gold, CTX)
+    assert misses and all(_differs(gold, m["sql"]) for m in misses)
+
+
+# --- DML: negatives differ by the database state ---------------------------------------------
+
+def test_dml_near_misses_leave_another_database_state():
+    # UPDATE ... WHERE: flipping the condition or dropping it updates other rows.
+    gold = "UPDATE sales SET amount = 0 WHERE region = 'north'"
+    misses = near_misses(gold, CTX)
+    assert {m["kind"] for m in misses} == {"flip_comparison", "drop_where"}
+    g = execute(gold, CTX)
+    for m in misses:
+        c = execute(m["sql"], CTX)
+        assert c.ok and c.has_dml and not states_match(g.state, c.state)
+
+
+def test_update_assignments_are_never_flipped():
+    # `SET amount = 0, region = 'x'` are assignments (sqlglot builds them as =), not comparisons:
+    # only the WHERE condition is a candidate. (Flipped assignments would not run, but they
+    # would spend the per-kind budget of tries on a wide UPDATE.)
+    gold = "UPDATE sales SET amount = 0, region = 'x' WHERE id = 1"
+    candidates = [contrastive.render(trees) for trees in EDITS["flip_comparison"](parse_gold(gold))]
+    assert candidates == ["UPDATE sales SET amount = 0, region = 'x' WHERE id <> 1"]
+
+
+def test_delete_without_where_is_a_negative():
+    # DELETE of one region vs DELETE of every row: another state.
+    misses = near_misses("DELETE FROM sales WHERE region = 'south'", CTX)
+    assert {"kind": "drop_where", "sql": "DELETE FROM sales"} in misses
+
+
+# --- rows that cannot be worked on ------------------------------------------------------------
+
+@pytest.mark.parametrize("gold", [
+    # Runs in SQLite, but sqlglot reads GRANT as a keyword and cannot parse it: no AST, no edits.
+    "SELECT g.name FROM grant g WHERE g.id > 1",
+    "SELEC amount FRM sales",  # does not run
+    "SELECT nope FROM sales WHERE id = 1",  # does not run (missing column)
+    "",  # nothing at all
+    None,  # not even text: never raises
+])
+def test_rows_that_cannot_be_worked_on_give_nothing(gold):
+    ctx = CTX + " CREATE TABLE \"grant\" (id INT, name TEXT); INSERT INTO \"grant\" VALUES (1, 'a'), (2, 'b');"
+    assert near_misses(gold, ctx) == []
+
+
+def test_the_grant_gold_really_runs():
+    # Guards the case above: the gold must fail in sqlglot only, not in the engine.
+    ctx = "CREATE TABLE \"grant\" (id INT, name TEXT); INSERT INTO \"grant\" VALUES (1, 'a'), (2, 'b');"
+    assert execute("SELECT g.name FROM grant g WHERE g.id > 1", ctx).ok
+    assert parse_gold("SELECT g.name FROM grant g WHERE g.id > 1") is None
+
+
+# --- order, limits, deduplication -------------------------------------------------------------
+
+def test_near_misses_are_deterministic_and_capped_per_kind():
+    # Three comparisons, max_per_kind=2: the first two in textual order, the same every call.
+    gold = "SELECT id FROM sales WHERE amount > 5 AND id < 4 AND region <> 'east'"
+    first = near_misses(gold, CTX, max_per_kind=2)
+    flips = [m["sql"] for m in first if m["kind"] == "flip_comparison"]
+    assert flips == ["SELECT id FROM sales WHERE amount <= 5 AND id < 4 AND region <> 'east'",
+                     "SELECT id FROM sales WHERE amount > 5 AND id >= 4 AND region <> 'east'"]
+    assert near_misses(gold, CTX, max_per_kind=2) == first
+
+
+def test_duplicate_candidates_are_kept_once(monkeypatch):
+    # An edit (registered like any other) that proposes the same query twice, and the gold's own
+    # text: the first is kept once, the second never.
+    def twice(trees):
+        for text in ("SELECT SUM(amount) FROM sales", "SELECT  SUM(amount)  FROM sales;", GOLD):
+            yield parse_gold(text)
+
+    monkeypatch.setattr(contrastive, "EDITS", {"twice": twice})
+    assert near_misses(GOLD, CTX) == [{"kind": "twice", "sql": "SELECT SUM(amount) FROM sales"}]
+
+
+def test_mysql_gold_gives_near_misses_in_the_backend_dialect():
+    # DATE_FORMAT is MySQL: the executor ran the gold transpiled from MySQL, so the gold is read
+    # as MySQL and its near-misses are written as SQLite that runs as written (no fallback).
+    ctx = "CREATE TABLE visits (day TEXT, n INT); INSERT INTO visits VALUES ('2024-01-05', 1), ('2024-02-07', 2);"
+    gold = "SELECT DATE_FORMAT(day, '%Y-%m') AS month, SUM(n) FROM visits WHERE n > 1 GROUP BY month"
+    assert execute(gold, ctx).dialect == "mysql"
+    misses = near_misses(gold, ctx)
+    assert misses and all(execute(m["sql"], ctx).dialect == "as_written" for m in misses)
+
+
+def test_duckdb_near_misses_run_on_duckdb():
+    # Candidates are written in the backend's dialect and verified on the backend itself.
+    misses = near_misses(GOLD, CTX, "duckdb")
+    assert misses and all(_differs(GOLD, m["sql"], backend="duckdb") for m in misses)
+
+
+# --- the audit ------------------------------------------------------------------------------
+
+ROWS = [
+    {"sql": GOLD, "sql_context": CTX},
+    {"sql": "SELECT region, COUNT(id) FROM sales WHERE amount >= 20 GROUP BY region", "sql_context": CTX},
+    {"sql": "UPDATE sales SET region = 'west' WHERE amount < 25", "sql_context": CTX},
+    {"sql": "SELECT id FROM sales WHERE region = 'north' ORDER BY amount DESC", "sql_context": CTX},
+    {"sql": "SELECT nope FROM sales", "sql_context": CTX},  # gold fails: skipped and counted
+    {"sql": "INSERT INTO sales VALUES (5, 'west', 50)", "sql_context": CTX},  # no edit applies
+]
+
+
+def test_audit_execution_reward_always_prefers_the_gold():
+    # Near-misses have another outcome by construction: execution ranks the gold higher in all.
+    report = audit_rewards(ROWS, progress=False)
+    execution = report["rewards"][EXECUTION_REWARD]
+    assert execution["pairs"] == report["near_misses"] > 0
+    assert execution["gold_higher"] == 1.0 and execution["unjudged_pairs"] == 0
+    assert execution_accepts(report)
+
+
+def test_audit_counts_skipped_rows():
+    # One gold fails, one (an INSERT of constants) has no near-miss; the other four are scored.
+    report = audit_rewards(ROWS, progress=False)
+    assert (report["rows"], report["skipped_gold_failed"], report["rows_without_near_misses"],
+            report["rows_scored"]) == (6, 1, 1, 4)
+
+
+def test_audit_sees_format_rewards_tie():
+    # Gold and near-miss share the answer format: a format reward cannot tell them apart.
+    report = audit_rewards(ROWS, progress=False)
+    assert report["rewards"]["strict_format_reward"]["tie"] == 1.0
+
+
+def test_acceptance_fails_on_a_tie():
+    # A report where the execution reward tied once must not pass the check.
+    report = {"rewards": {EXECUTION_REWARD: {"pairs": 2, "gold_higher": 0.5, "unjudged_pairs": 0}}}
+    assert not execution_accepts(report)
+
+
+def test_audit_cli_writes_the_json_report(tmp_path, capsys):
+    # The subcommand as the CLI will wire it: prints the table, writes JSON, status 0.
+    data = tmp_path / "rows.jsonl"
+    data.write_text("".join(json.dumps({"sql_prompt": "q?", **row}) + "\n" for row in ROWS[:3]), encoding="utf-8")
+    parser = argparse.ArgumentParser()
+    add_audit_parser(parser.add_subparsers(dest="stage"))
+    out = tmp_path / "audit.json"
+    args = parser.parse_args(["audit-rewards", "--data", str(data), "--output", str(out)])
+    assert args.func(args) == 0
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert report["rows"] == 3 and report["rewards"][EXECUTION_REWARD]["gold_higher"] == 1.0
+    assert "execution_reward" in capsys.readouterr().out
+
+
+def test_execution_prefers_the_gold_on_the_shared_gretel_rows(shared_gretel_path):
+    # 900 real rows (~20 s): every verified near-miss scores below its gold on execution.
+    report = audit_rewards(load_source(str(shared_gretel_path)).records, progress=False)
+    execution = report["rewards"][EXECUTION_REWARD]
+    assert execution["pairs"] > 1000  # the check must rest on many pairs, not a handful
+    assert execution["gold_higher"] == 1.0 and execution["unjudged_pairs"] == 0
