@@ -9,15 +9,14 @@ timing. Every reward in `sqlgrpo.rewards.REWARDS` then scores the rows one group
 GRPOTrainer calls a reward once per batch holding each prompt's group, and the script prints
 completions/s and the p50/p99 latency of one call.
 
-Two passes per reward, because GRPO sees each prompt's group once per step and the same prompts
-again every epoch:
-- cold: the first epoch. The rewards' caches (gold outcomes, parsed golds) and the executor's
-  pristine databases are emptied first. There is no public API for the rewards' caches: the
-  script replaces `sqlgrpo.rewards._GOLD_OUTCOMES` / `_GOLD_TREES` with fresh LRUs.
-- warm: the same rows again right after, caches as the cold pass left them. Golds stay cached
-  (GOLD_CACHE_SIZE covers 900 rows), but the executor keeps only CONTEXT_CACHE_SIZE pristine
-  databases: over more distinct contexts than that, LRU in epoch order evicts each context
-  before it comes back, so the warm pass still rebuilds them, as a real second epoch would.
+Three passes per reward, because GRPO sees each prompt's group once per step, the same prompts
+again every epoch, and models repeat answers:
+- cold: the first epoch. Every cache is emptied first (`sqlgrpo.rewards.clear_caches()`: gold
+  outcomes, parsed golds, completion scores and analyses, the executor's pristine databases).
+- new answers: the same prompts again with the databases and gold outcomes warm, but every
+  completion unseen (`clear_caches(predictions_only=True)`): a later epoch with fresh samples.
+- repeat: the same completions again, nothing cleared: answers the model has already given
+  (the prediction score cache answers them). The most favourable case; reported, not claimed.
 
 The naive baseline scores execution as a straightforward implementation would: for every
 completion, a fresh database built from the context (`sqlgrpo.sql.build_example_db`), the gold
@@ -76,11 +75,12 @@ def build_groups(records: list, backend: str) -> tuple[list[dict], dict]:
     return groups, stats
 
 
+PASSES = ("cold", "new answers", "repeat")
+
+
 def reset_caches(backend: str) -> None:
-    """Empty every cache a first epoch starts without (no public API for the rewards' own)."""
-    rewards._GOLD_OUTCOMES = rewards._LRU(rewards.GOLD_CACHE_SIZE)
-    rewards._GOLD_TREES = rewards._LRU(rewards.GOLD_CACHE_SIZE)
-    default_executor(backend).clear()
+    """Empty every cache a first epoch starts without."""
+    rewards.clear_caches()
 
 
 def timed_pass(score_group: Callable[[dict], list], groups: list[dict]) -> tuple[float, list[float], list[list]]:
@@ -137,7 +137,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def line(name: str, pass_name: str, total_s: float, latencies: list[float], completions: int) -> str:
-    return (f"{name:28s} {pass_name:5s} {completions / total_s:12.0f} {1000 * statistics.median(latencies):12.2f} "
+    return (f"{name:28s} {pass_name:11s} {completions / total_s:12.0f} {1000 * statistics.median(latencies):12.2f} "
             f"{1000 * percentile(latencies, 0.99):12.2f}")
 
 
@@ -167,13 +167,15 @@ def main() -> int:
         for group in groups[:WARMUP_ROWS]:
             reward_caller(fn, args.backend)(group)
 
-    print(f"\n{'reward':28s} {'pass':5s} {'compl/s':>12s} {'p50 ms/call':>12s} {'p99 ms/call':>12s}")
+    print(f"\n{'reward':28s} {'pass':11s} {'compl/s':>12s} {'p50 ms/call':>12s} {'p99 ms/call':>12s}")
     results: dict[tuple[str, str], float] = {}
     execution_scores = None
     for name, fn in rewards.REWARDS.items():
         call = reward_caller(fn, args.backend)
         reset_caches(args.backend)
-        for pass_name in ("cold", "warm"):
+        for pass_name in PASSES:
+            if pass_name == "new answers":
+                rewards.clear_caches(predictions_only=True)
             total, latencies, scores = timed_pass(call, groups)
             results[(name, pass_name)] = n / total
             print(line(name, pass_name, total, latencies, n))
@@ -190,7 +192,7 @@ def main() -> int:
 
     disagree = sum(a != b for ga, gb in zip(naive_scores, execution_scores or []) for a, b in zip(ga, gb))
     print(f"\nnaive scores that differ from execution_reward's: {disagree} of {n}")
-    for pass_name in ("cold", "warm"):
+    for pass_name in PASSES:
         speedup = results[("execution_reward", pass_name)] / results[("naive", "cold")]
         print(f"execution_reward {pass_name} vs naive: {speedup:.1f}x "
               f"({results[('execution_reward', pass_name)]:.0f} vs {results[('naive', 'cold')]:.0f} completions/s; "

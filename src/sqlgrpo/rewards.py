@@ -272,14 +272,22 @@ _GOLD_TREES = _LRU(GOLD_CACHE_SIZE)
 # The same completion SQL is analysed by several rewards (complexity, reasoning, schema
 # linking) and recurs within a group: parse it once.
 _COMPLETION_ANALYSIS = _LRU(COMPLETION_CACHE_SIZE)
+# Execution scores of recent (backend, context, gold, prediction): GRPO samples the same
+# answers again and again; a score is deterministic given the four (timeouts are not kept).
+_PRED_SCORES = _LRU(COMPLETION_CACHE_SIZE)
 _POOL: ThreadPoolExecutor | None = None
 _POOL_LOCK = threading.Lock()
 
 
-def clear_caches() -> None:
-    """Forget cached gold outcomes, parses and completion analyses (and the executor's
-    databases): for benchmarks that measure a cold start, or after a dataset changes."""
-    for cache in (_GOLD_OUTCOMES, _GOLD_TREES, _COMPLETION_ANALYSIS):
+def clear_caches(*, predictions_only: bool = False) -> None:
+    """Forget cached scores and analyses of completions and, unless `predictions_only`, gold
+    outcomes, parsed golds and the executor's databases: for benchmarks that measure a cold
+    start (or new answers to known prompts), or after a dataset changes."""
+    for cache in (_COMPLETION_ANALYSIS, _PRED_SCORES):
+        cache.clear()
+    if predictions_only:
+        return
+    for cache in (_GOLD_OUTCOMES, _GOLD_TREES):
         cache.clear()
     for backend in ("sqlite", "duckdb"):
         default_executor(backend).clear()
@@ -330,21 +338,37 @@ def _gold_trees(gold: str, backend: str) -> list[exp.Expression] | None:
                                       or parse_statements(gold, "postgres") or parse_statements(gold, "mysql"))
 
 
+def _same_statement_text(a: str, b: str) -> bool:
+    """Equal up to whitespace and a trailing semicolon (case kept: 'Bob' is not 'bob')."""
+    return " ".join(a.split()).rstrip(";").rstrip() == " ".join(b.split()).rstrip(";").rstrip()
+
+
 def execution_score(pred_sql: str | None, gold: str, context: str, backend: str = "sqlite") -> float | None:
     """EXEC_MATCH, EXEC_RAN_WRONG or EXEC_FAILED for one prediction; None when the gold fails."""
+    return _execution_verdict(pred_sql, gold, context, backend)[0]
+
+
+def _execution_verdict(pred_sql: str | None, gold: str, context: str, backend: str) -> tuple[float | None, bool]:
+    """(score, cacheable): a prediction that timed out may only have met a busy machine."""
     gold_result = gold_outcome(gold, context, backend)
     if not gold_result.ok:
-        return None
+        return None, False
     if not pred_sql:
-        return EXEC_FAILED
+        return EXEC_FAILED, True
+    if _same_statement_text(pred_sql, gold):
+        return EXEC_MATCH, True  # the gold's own text: same program, same outcome
     pred = _executor(backend).run(pred_sql, context)
     if not pred.ok:
-        return EXEC_FAILED
+        return EXEC_FAILED, not pred.timed_out
     if modifies(gold_result) != modifies(pred):
-        return EXEC_FAILED  # a DELETE never answers a question; a SELECT never performs an update
-    if outcomes_match(gold_result, pred, order_matters=gold_is_ordered(gold, backend)):
-        return EXEC_MATCH
-    return EXEC_RAN_WRONG
+        return EXEC_FAILED, True  # a DELETE never answers a question; a SELECT never performs an update
+    if not outcomes_match(gold_result, pred):
+        return EXEC_RAN_WRONG, True  # not even the same rows: order cannot matter
+    # Same rows; whether their order must match too takes a parse of the gold, needed only here.
+    if (not modifies(gold_result) and len(gold_result.rows) > 1 and gold_is_ordered(gold, backend)
+            and not outcomes_match(gold_result, pred, order_matters=True)):
+        return EXEC_RAN_WRONG, True
+    return EXEC_MATCH, True
 
 
 def execution_reward(completions: Sequence[Any], sql: Sequence[str], sql_context: Sequence[str],
@@ -368,24 +392,39 @@ def execution_reward(completions: Sequence[Any], sql: Sequence[str], sql_context
     contexts = _per_sample({"sql_context": sql_context}, "sql_context", n, "")
     backends = _per_sample(kwargs, "backend", n, "sqlite")
 
-    def score(i: int) -> float | None:
-        try:
-            answer = parse_answer(completions[i])
-            return execution_score(answer.sql, golds[i], contexts[i], backends[i] or "sqlite")
-        except Exception:  # noqa: BLE001 - never raise on a completion
-            log.debug("execution_reward failed on sample %d", i, exc_info=True)
-            return EXEC_FAILED
-
-    # Gold outcomes first, once per distinct gold (a GRPO group shares one), then the batch.
+    # Gold outcomes first, once per distinct gold (a GRPO group shares one).
     for key in dict.fromkeys(zip(golds, contexts, backends)):
         gold_outcome(key[0], key[1], key[2] or "sqlite")
+    # Then each distinct (prediction, gold, context) once: a group often repeats an answer.
+    keys = []
+    for i in range(n):
+        try:
+            pred_sql = parse_answer(completions[i]).sql
+        except Exception:  # noqa: BLE001 - never raise on a completion
+            log.debug("execution_reward could not read sample %d", i, exc_info=True)
+            pred_sql = None
+        keys.append((backends[i] or "sqlite", contexts[i], golds[i], pred_sql))
+    distinct = list(dict.fromkeys(keys))
+
+    def score(key: tuple) -> float | None:
+        backend, context, gold, pred_sql = key
+        try:
+            verdict = _PRED_SCORES.get_or_compute(key, lambda: _execution_verdict(pred_sql, gold, context, backend),
+                                                  keep=lambda v: v[1])
+            return verdict[0]
+        except Exception:  # noqa: BLE001 - never raise on a completion
+            log.debug("execution_reward failed on %r", (pred_sql or "")[:200], exc_info=True)
+            return EXEC_FAILED
+
     workers = _pool()._max_workers
-    if n < PARALLEL_MIN_COMPLETIONS or workers <= 1:
-        return [score(i) for i in range(n)]
-    # One contiguous chunk per core: per-item tasks cost more in handoffs than they gain.
-    bounds = [(n * k // workers, n * (k + 1) // workers) for k in range(workers)]
-    chunks = _pool().map(lambda b: [score(i) for i in range(*b)], bounds)
-    return [value for chunk in chunks for value in chunk]
+    if len(distinct) < PARALLEL_MIN_COMPLETIONS or workers <= 1:
+        scores = {key: score(key) for key in distinct}
+    else:
+        # One contiguous chunk per core: per-item tasks cost more in handoffs than they gain.
+        bounds = [(len(distinct) * k // workers, len(distinct) * (k + 1) // workers) for k in range(workers)]
+        chunks = _pool().map(lambda b: [(key, score(key)) for key in distinct[b[0]:b[1]]], bounds)
+        scores = dict(pair for chunk in chunks for pair in chunk)
+    return [scores[key] for key in keys]
 
 
 # --------------------------------------------------------------------------------------------

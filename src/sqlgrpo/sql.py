@@ -50,6 +50,7 @@ rejected because sqlglot cannot parse it. Contexts follow the same rule, stateme
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import threading
@@ -68,7 +69,8 @@ CONTEXT_TIMEOUT_S = 10.0  # building a context runs trusted-ish dataset SQL, onc
 MAX_SQL_CHARS = 100_000  # no real answer is longer; bounds the cost of splitting and parsing
 MAX_CONTEXT_CHARS = 5_000_000  # contexts carry INSERT data, so they may be much larger
 MAX_NESTING_DEPTH = 200  # parentheses; DuckDB's parser is quadratic in unclosed ones
-MAX_TRANSPILE_CHARS = 20_000  # sqlglot parsing is the slow path; beyond this, no fallback
+MAX_TRANSPILE_CHARS = 20_000
+TRANSPILE_CACHE_SIZE = 4_096  # transpiled forms of recent texts (each at most MAX_TRANSPILE_CHARS)  # sqlglot parsing is the slow path; beyond this, no fallback
 MAX_RESULT_ROWS = 10_000  # results of a text-to-SQL answer are small; a cartesian one is not
 MAX_RESULT_BYTES = 8_000_000  # same bound, for wide rows or huge values
 MAX_STATE_ROWS = 50_000  # the whole-database snapshot taken after DML
@@ -256,8 +258,10 @@ def _nesting_depth(text: str) -> int:
     return deepest
 
 
+@functools.lru_cache(maxsize=TRANSPILE_CACHE_SIZE)
 def _transpiled(text: str, read: str, write: str) -> str | None:
-    """The text rewritten by sqlglot from `read` into `write`, or None when sqlglot can't."""
+    """The text rewritten by sqlglot from `read` into `write`, or None when sqlglot can't.
+    Cached: the same failing text recurs across a GRPO group and across steps."""
     if len(text) > MAX_TRANSPILE_CHARS:
         return None
     try:
@@ -299,7 +303,7 @@ def _adapt_types(tree: Any, backend: str) -> list[Any]:
             return exp.DataType.build(fallbacks[node.this.name])
         return node
 
-    tree = tree.transform(swap) if fallbacks else tree
+    tree = tree.transform(swap, copy=False) if fallbacks else tree  # the tree is ours: no copy
     before: list[Any] = []
     if backend == "duckdb" and isinstance(tree, exp.Create) and isinstance(tree.this, exp.Schema):
         table = tree.this.this.name
