@@ -430,7 +430,22 @@ def execution_reward(completions: Sequence[Any], sql: Sequence[str], sql_context
 # --------------------------------------------------------------------------------------------
 # Structure and schema
 
-_AGGREGATES = (exp.Count, exp.Sum, exp.Avg, exp.Min, exp.Max)
+# Structural elements counted by `structure_features`: feature name -> sqlglot node types.
+_STRUCTURE_NODES: dict[str, tuple[type, ...]] = {
+    "join": (exp.Join,),
+    "subquery": (exp.Subquery, exp.Exists),  # IN (...), scalar, derived tables, EXISTS
+    "aggregate": (exp.Count, exp.Sum, exp.Avg, exp.Min, exp.Max),
+    "group_by": (exp.Group,),
+    "having": (exp.Having,),
+    "window": (exp.Window,),
+    "cte": (exp.CTE,),
+    "set_op": (exp.SetOperation,),
+    "case": (exp.Case,),
+    "order_by": (exp.Order,),
+    "limit": (exp.Limit,),
+    "distinct": (exp.Distinct,),
+    "where": (exp.Where,),
+}
 
 
 def statement_kinds(trees: list[exp.Expression]) -> tuple[str, ...]:
@@ -452,36 +467,13 @@ def statement_kinds(trees: list[exp.Expression]) -> tuple[str, ...]:
 
 def structure_features(trees: list[exp.Expression]) -> dict[str, int]:
     """Counts of structural elements, from the sqlglot AST (never from substrings)."""
-    feats = dict.fromkeys(("join", "subquery", "aggregate", "group_by", "having", "window", "cte", "set_op",
-                           "case", "order_by", "limit", "distinct", "where"), 0)
+    feats = dict.fromkeys(_STRUCTURE_NODES, 0)
     for tree in trees:
         for node in tree.walk():
-            if isinstance(node, exp.Join):
-                feats["join"] += 1
-            elif isinstance(node, (exp.Subquery, exp.Exists)):  # IN (...), scalar, derived, EXISTS
-                feats["subquery"] += 1
-            elif isinstance(node, _AGGREGATES):
-                feats["aggregate"] += 1
-            elif isinstance(node, exp.Group):
-                feats["group_by"] += 1
-            elif isinstance(node, exp.Having):
-                feats["having"] += 1
-            elif isinstance(node, exp.Window):
-                feats["window"] += 1
-            elif isinstance(node, exp.CTE):
-                feats["cte"] += 1
-            elif isinstance(node, exp.SetOperation):
-                feats["set_op"] += 1
-            elif isinstance(node, exp.Case):
-                feats["case"] += 1
-            elif isinstance(node, exp.Order):
-                feats["order_by"] += 1
-            elif isinstance(node, exp.Limit):
-                feats["limit"] += 1
-            elif isinstance(node, exp.Distinct):
-                feats["distinct"] += 1
-            elif isinstance(node, exp.Where):
-                feats["where"] += 1
+            for name, node_types in _STRUCTURE_NODES.items():
+                if isinstance(node, node_types):
+                    feats[name] += 1
+                    break
     return feats
 
 
