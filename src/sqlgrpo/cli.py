@@ -2,6 +2,7 @@
 
     sqlgrpo --help
     sqlgrpo prepare [--input SRC] [--output-dir DIR] [--backend sqlite|duckdb] ...
+    sqlgrpo train [--config FILE.yaml] [--model NAME] [--max-steps N] [any config field as --flag]
     sqlgrpo audit-rewards [--data FILE] [--limit N]
     sqlgrpo demo
 
@@ -132,13 +133,49 @@ def _run_demo(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------------------------
 
+# --------------------------------------------------------------------------------------------
+# train
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    from .config import add_config_arguments
+
+    p = sub.add_parser(
+        "train", help="GRPO fine-tuning with TRL and LoRA, rewards computed by running SQL",
+        description=(
+            "GRPO with TRL's GRPOTrainer and a LoRA adapter on the prepared training file. Every option "
+            "can come from the YAML config (--config) and be overridden by its flag. Writes "
+            "resolved_config.yaml, checkpoints, TensorBoard logs, final_adapter/ and trainer_state.json "
+            "into --output-dir. Multi-GPU: accelerate launch -m sqlgrpo.cli train ..."),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_config_arguments(p, "train")
+    p.set_defaults(func=_run_train)
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from .config import ConfigError, resolve_from_args
+    from .train import TrainError, train
+
+    try:
+        stage = resolve_from_args("train", args)
+        summary = train(stage)
+    except (ConfigError, TrainError, KeyError) as e:
+        log.error("train failed: %s", e.args[0] if e.args else e)
+        return EXIT_FAILED
+    last = summary.get("last_log", {})
+    rewards = ", ".join(f"{k.split('/')[1]}={v:.3f}" for k, v in last.items() if k.startswith("rewards/") and k.endswith("/mean"))
+    log.info("trained %s steps in %.0f s; last rewards: %s", summary["steps"], summary["seconds"], rewards or "-")
+    if summary.get("final_adapter"):
+        log.info("final adapter: %s", summary["final_adapter"])
+    return EXIT_OK
+
+
 def _add_audit(sub: argparse._SubParsersAction) -> None:
     from .audit import add_audit_parser
 
     add_audit_parser(sub)
 
 
-STAGES: list[Callable[[argparse._SubParsersAction], None]] = [_add_prepare, _add_audit, _add_demo]
+STAGES: list[Callable[[argparse._SubParsersAction], None]] = [_add_prepare, _add_train, _add_audit, _add_demo]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -25,6 +25,7 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -138,11 +139,13 @@ def load_model(
     device_map: str | dict | None = None,
     trust_remote_code: bool = False,
     for_training: bool = False,
+    quantization_config: Any = None,
 ):
     """Load `(model, tokenizer)` for `name`: `embedded`, a checkpoint folder, or a hub id.
 
     `adapter` is a PEFT adapter folder loaded on top (trainable only if `for_training`). The
     tokenizer always has a pad token. The model is in eval mode unless `for_training`.
+    `quantization_config` (e.g. a 4-bit `BitsAndBytesConfig`) goes to `from_pretrained`.
     """
     # Cheap checks of the arguments first, before seconds of loading.
     torch_dtype = _resolve_dtype(dtype)
@@ -153,8 +156,9 @@ def load_model(
         # The tokenizer first: for an unreachable hub id it fails after one round of hub retries
         # (~45 s), where the model loader would retry twice (adapter_config.json, config.json).
         tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=trust_remote_code)
+        extra = {"quantization_config": quantization_config} if quantization_config is not None else {}
         model = AutoModelForCausalLM.from_pretrained(
-            source, dtype=torch_dtype, device_map=device_map, trust_remote_code=trust_remote_code
+            source, dtype=torch_dtype, device_map=device_map, trust_remote_code=trust_remote_code, **extra
         )
     except OSError as error:
         if Path(source).is_dir():

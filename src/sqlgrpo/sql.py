@@ -450,7 +450,7 @@ class _SqliteGuard:
 
     def trace(self, cursor: Any, sql: str, bindings: Any) -> bool:
         """Called by apsw after each statement is prepared and before it runs."""
-        if _starts_with_keyword(sql, "VACUUM"):  # the authorizer does not see VACUUM (INTO a file)
+        if starts_with_keyword(sql, "VACUUM"):  # the authorizer does not see VACUUM (INTO a file)
             self.forbidden = "VACUUM is not allowed"
             return False
         self.kinds.append(self._kind())
@@ -486,7 +486,7 @@ def _sqlite_connect(guard: _SqliteGuard) -> apsw.Connection:
     return conn
 
 
-def _starts_with_keyword(statement: str, keyword: str) -> bool:
+def starts_with_keyword(statement: str, keyword: str) -> bool:
     """Whether the statement's first word, after comments, is `keyword`."""
     for m in _TOKEN.finditer(statement):
         tok = m.group()

@@ -1,0 +1,58 @@
+"""Batched generation with transformers: chat prompts in, answer texts out.
+
+Used by the held-out check during training and by evaluation. Left padding, so that every
+prompt of a batch ends where generation starts; greedy unless sampling settings are given.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import torch
+
+
+@dataclass
+class Generation:
+    text: str
+    new_tokens: int
+    seconds: float  # the batch's wall time divided among its prompts
+
+
+def generate_answers(model: Any, tokenizer: Any, prompts: Sequence[list[dict[str, str]]], *, max_new_tokens: int,
+                     batch_size: int = 8, do_sample: bool = False, temperature: float = 1.0,
+                     top_p: float = 1.0, num_return_sequences: int = 1) -> list[list[Generation]]:
+    """For each chat prompt, `num_return_sequences` generations (greedy by default)."""
+    results: list[list[Generation]] = []
+    saved_side = tokenizer.padding_side
+    tokenizer.padding_side = "left"  # decoder-only: pad before the prompt, not between it and the answer
+    was_training = model.training
+    model.eval()
+    try:
+        for start in range(0, len(prompts), batch_size):
+            batch = prompts[start:start + batch_size]
+            texts = [tokenizer.apply_chat_template(p, add_generation_prompt=True, tokenize=False) for p in batch]
+            enc = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
+            began = time.perf_counter()
+            kwargs: dict[str, Any] = {"max_new_tokens": max_new_tokens, "pad_token_id": tokenizer.pad_token_id,
+                                      "num_return_sequences": num_return_sequences}
+            if do_sample:
+                kwargs.update(do_sample=True, temperature=temperature, top_p=top_p)
+            else:
+                kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+            with torch.no_grad():
+                out = model.generate(**enc, **kwargs)
+            seconds = (time.perf_counter() - began) / (len(batch) * num_return_sequences)
+            new = out[:, enc["input_ids"].shape[1]:]
+            for i in range(len(batch)):
+                row = []
+                for k in range(num_return_sequences):
+                    ids = new[i * num_return_sequences + k]
+                    count = int((ids != tokenizer.pad_token_id).sum())
+                    row.append(Generation(tokenizer.decode(ids, skip_special_tokens=True), count, seconds))
+                results.append(row)
+    finally:
+        tokenizer.padding_side = saved_side
+        model.train(was_training)
+    return results
