@@ -36,10 +36,12 @@ class ConfigError(ValueError):
     """A config file or flag is wrong; the message names the file, key and what would fix it."""
 
 
-def _help(text: str, default: Any = dataclasses.MISSING, default_factory: Any = dataclasses.MISSING) -> Any:
+def _help(text: str, default: Any = dataclasses.MISSING, default_factory: Any = dataclasses.MISSING,
+          choices: tuple[str, ...] | None = None) -> Any:
+    metadata = {"help": text, "choices": choices}
     if default_factory is not dataclasses.MISSING:
-        return field(default_factory=default_factory, metadata={"help": text})
-    return field(default=default, metadata={"help": text})
+        return field(default_factory=default_factory, metadata=metadata)
+    return field(default=default, metadata=metadata)
 
 
 @dataclass
@@ -53,7 +55,8 @@ class SharedConfig:
     eval_file: str = _help("prepared held-out records", str(paths.data_dir() / paths.EVAL_FILE_NAME))
     prepare_input: str | None = _help("when the train file does not exist, run `sqlgrpo prepare` on this input "
                                       "first (e.g. 'embedded'); null: fail instead", None)
-    backend: str = _help("engine the SQL runs on (sqlite or duckdb); also the dialect the prompt asks for", "sqlite")
+    backend: str = _help("engine the SQL runs on; also the dialect the prompt asks for", "sqlite",
+                         choices=("sqlite", "duckdb"))
     system_prompt: str | None = _help("system prompt; null uses sqlgrpo.prompts.DEFAULT_SYSTEM_PROMPT "
                                       "({dialect} is replaced by the backend's name)", None)
     include_inserts: bool = _help("show the context's INSERT rows in the prompt, not only CREATE TABLE", False)
@@ -79,8 +82,9 @@ class TrainConfig:
     temperature: float = _help("sampling temperature of the rollouts", 1.0)
     top_p: float = _help("nucleus sampling of the rollouts", 1.0)
     beta: float = _help("KL coefficient against the reference model (0 skips the reference model)", 0.0)
-    loss_type: str = _help("TRL loss: grpo, dr_grpo, dapo, bnpo, ...", "dapo")
-    scale_rewards: str = _help("advantage scaling: group, batch or none", "group")
+    loss_type: str = _help("TRL's GRPO loss", "dapo",
+                           choices=("grpo", "bnpo", "dr_grpo", "dapo", "cispo", "sapo", "luspo", "vespo"))
+    scale_rewards: str = _help("advantage scaling", "group", choices=("group", "batch", "none"))
     num_iterations: int = _help("optimization passes per generation batch (mu in the GRPO paper)", 1)
     epsilon: float = _help("clipping range of the policy ratio", 0.2)
     reward_weights: dict[str, float] = _help("weight per reward of sqlgrpo.rewards.REWARDS; weight 0 is still "
@@ -105,7 +109,8 @@ class TrainConfig:
     bf16: bool = _help("bfloat16 training (GPU)", False)
     gradient_checkpointing: bool = _help("trade compute for memory on large models", False)
     use_vllm: bool = _help("generate rollouts with vLLM (GPU; pip install -e '.[gpu]')", False)
-    vllm_mode: str = _help("colocate (vLLM in the training process) or server (`trl vllm-serve`)", "colocate")
+    vllm_mode: str = _help("colocate (vLLM in the training process) or server (`trl vllm-serve`)", "colocate",
+                           choices=("colocate", "server"))
     vllm_gpu_memory_utilization: float = _help("share of GPU memory vLLM may take in colocate mode", 0.3)
     vllm_server_host: str = _help("host of `trl vllm-serve` in server mode", "0.0.0.0")
     vllm_server_port: int = _help("port of `trl vllm-serve` in server mode", 8000)
@@ -208,13 +213,24 @@ def _type_name(tp: Any) -> str:
     return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}.get(tp, str(tp))
 
 
+def _check_choices(obj: Any, where: str) -> None:
+    """Fields with a fixed set of values: a typo must fail now, not after the model loaded."""
+    for f in dataclasses.fields(obj):
+        choices = f.metadata.get("choices")
+        value = getattr(obj, f.name)
+        if choices and value not in choices:
+            raise ConfigError(f"{where}: {f.name} is {value!r}; expected one of {', '.join(choices)}")
+
+
 def _build(cls: type, values: dict, where: str) -> Any:
     hints = _hints(cls)
     names = [f.name for f in dataclasses.fields(cls)]
     unknown = [k for k in values if k not in names]
     if unknown:
         raise ConfigError(f"{where}: unknown key {unknown[0]!r}; valid keys: {', '.join(names)}")
-    return cls(**{k: _coerce(v, hints[k], f"{where}: {k}") for k, v in values.items()})
+    built = cls(**{k: _coerce(v, hints[k], f"{where}: {k}") for k, v in values.items()})
+    _check_choices(built, where)
+    return built
 
 
 # --------------------------------------------------------------------------------------------
@@ -261,6 +277,8 @@ def resolve(stage: str, config_file: str | Path | None = None, overrides: dict |
         if not hasattr(target, key):
             raise ConfigError(f"unknown option {key!r} for `sqlgrpo {stage}`")
         setattr(target, key, _coerce(value, _hints(type(target))[key], f"--{key.replace('_', '-')}"))
+    _check_choices(shared, "options")
+    _check_choices(section, "options")
     return StageConfig(stage=stage, shared=shared, section=section, source=str(config_file) if config_file else None)
 
 
@@ -305,6 +323,8 @@ def add_config_arguments(parser: argparse.ArgumentParser, stage: str) -> None:
                 group.add_argument(flag, nargs="+", action=_KeyValues, metavar="NAME=VALUE", **kwargs)
             elif origin is list:
                 group.add_argument(flag, nargs="+", metavar="ITEM", **kwargs)
+            elif f.metadata.get("choices"):
+                group.add_argument(flag, choices=f.metadata["choices"], **kwargs)
             else:
                 group.add_argument(flag, type=str if base is str else base, metavar=f.name.upper(), **kwargs)
 

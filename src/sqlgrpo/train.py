@@ -119,7 +119,8 @@ def grpo_config_kwargs(stage: StageConfig, *, has_gpu: bool | None = None) -> di
         remove_unused_columns=False,  # the rewards read the dataset's sql / sql_context columns
     )
     if cfg.use_vllm:
-        kwargs.update(use_vllm=True, vllm_mode=cfg.vllm_mode)
+        # vllm_max_model_length: otherwise vLLM reserves KV cache for the model's full context (32k)
+        kwargs.update(use_vllm=True, vllm_mode=cfg.vllm_mode, vllm_max_model_length=shared.max_seq_length)
         if cfg.vllm_mode == "colocate":
             kwargs.update(vllm_gpu_memory_utilization=cfg.vllm_gpu_memory_utilization)
         else:
@@ -141,8 +142,9 @@ def quantization_config(cfg: TrainConfig) -> Any:
     import torch
     from transformers import BitsAndBytesConfig
 
+    # quant_storage bf16: lets FSDP shard the 4-bit weights like the bf16 ones (QLoRA + FSDP)
     return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-                              bnb_4bit_compute_dtype=torch.bfloat16)
+                              bnb_4bit_compute_dtype=torch.bfloat16, bnb_4bit_quant_storage=torch.bfloat16)
 
 
 # --------------------------------------------------------------------------------------------
@@ -284,6 +286,16 @@ def heldout_callback(trainer_ref: dict, records: list[dict], tokenizer: Any, sta
 # --------------------------------------------------------------------------------------------
 # The run
 
+def _weights_sharded(args: Any) -> bool:
+    """Whether the run shards the weights across processes (DeepSpeed ZeRO-3 or FSDP)."""
+    import os
+
+    from transformers.integrations import is_deepspeed_zero3_enabled
+
+    return (is_deepspeed_zero3_enabled() or bool(getattr(args, "fsdp", None))
+            or os.environ.get("ACCELERATE_USE_FSDP", "false").lower() == "true")
+
+
 def _load_policy(stage: StageConfig) -> tuple[Any, Any, Any]:
     """(model, tokenizer, peft_config for the trainer or None when the model has its adapter)."""
     shared, cfg = stage.shared, stage.section
@@ -333,6 +345,12 @@ def train(stage: StageConfig) -> dict:
             log.info("resuming from %s", resume_from)
     stage.write(out)
 
+    # TRL's config first: it sets up the distributed state (DeepSpeed ZeRO-3 must know before the
+    # model loads) and checks batch sizes, which should fail before minutes of loading.
+    try:
+        args = GRPOConfig(**grpo_config_kwargs(stage))
+    except ValueError as e:
+        raise TrainError(f"TRL refused the configuration: {e}") from None
     train_path = ensure_train_file(stage)
     records = read_records(train_path, cfg.max_prompts)
     model, tokenizer, peft_config = _load_policy(stage)
@@ -349,7 +367,10 @@ def train(stage: StageConfig) -> dict:
     dataset = Dataset.from_list([{**{k: r[k] for k in columns}, "backend": shared.backend} for r in kept])
 
     heldout: list[dict] = []
-    if cfg.heldout_steps:
+    if cfg.heldout_steps and _weights_sharded(args):
+        log.warning("heldout_steps is ignored under DeepSpeed ZeRO-3 / FSDP: generating on one process "
+                    "would wait forever for the others to gather the sharded weights")
+    elif cfg.heldout_steps:
         eval_path = Path(shared.eval_file)
         if eval_path.is_file():
             heldout, _ = prompt_records(read_records(eval_path, cfg.heldout_samples), tokenizer, budget,
@@ -358,7 +379,6 @@ def train(stage: StageConfig) -> dict:
         else:
             log.warning("heldout_steps is set but %s does not exist: no held-out check", eval_path)
 
-    args = GRPOConfig(**grpo_config_kwargs(stage))
     trainer_ref: dict[str, Any] = {}
     callbacks = [heldout_callback(trainer_ref, heldout, tokenizer, stage)] if heldout else []
     trainer = GRPOTrainer(model=model, processing_class=tokenizer, reward_funcs=reward_funcs, args=args,
