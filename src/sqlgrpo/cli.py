@@ -3,6 +3,9 @@
     sqlgrpo --help
     sqlgrpo prepare [--input SRC] [--output-dir DIR] [--backend sqlite|duckdb] ...
     sqlgrpo train [--config FILE.yaml] [--model NAME] [--max-steps N] [any config field as --flag]
+    sqlgrpo eval [--model NAME] [--adapter DIR] [--limit N] [--no-judge] [--resume] ...
+    sqlgrpo compare RUN_A RUN_B
+    sqlgrpo ask --schema FILE "question"
     sqlgrpo audit-rewards [--data FILE] [--limit N]
     sqlgrpo demo
 
@@ -14,6 +17,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 from typing import Callable
 
 from . import __version__, paths
@@ -169,13 +173,122 @@ def _run_train(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# --------------------------------------------------------------------------------------------
+# eval, ask, compare
+
+def _add_eval(sub: argparse._SubParsersAction) -> None:
+    from .config import add_config_arguments
+
+    p = sub.add_parser(
+        "eval", help="answers on held-out questions: execution accuracy, format, errors, LLM judge, HTML report",
+        description=(
+            "Generate answers for the eval file (batched; greedy, or --num-samples K for pass@K and "
+            "self-consistency), score them by execution against the gold with the reward's comparison, "
+            "optionally ask an LLM judge (OPENAI_API_KEY or --judge-base-url; skipped otherwise), and write "
+            "evaluation_results.json, evaluation_summary.csv/.txt, metrics.json and report.html. "
+            "--resume continues an interrupted run without regenerating or re-judging."),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_config_arguments(p, "eval")
+    p.set_defaults(func=_run_eval)
+
+
+def _run_eval(args: argparse.Namespace) -> int:
+    from .config import ConfigError, resolve_from_args
+    from .eval import REPORT_FILE, EvalError, evaluate, summary_text
+    from .train import TrainError
+
+    try:
+        stage = resolve_from_args("eval", args)
+        metrics = evaluate(stage)
+    except (ConfigError, EvalError, TrainError, OSError) as e:
+        log.error("eval failed: %s", e)
+        return EXIT_FAILED
+    print(summary_text(metrics), end="")
+    print(f"report: {Path(stage.section.output_dir) / REPORT_FILE}")
+    return EXIT_OK
+
+
+def _add_ask(sub: argparse._SubParsersAction) -> None:
+    from .config import DEFAULT_MODEL
+
+    p = sub.add_parser("ask", help="ask a model one question about a schema",
+                       description="One answer, printed with its reasoning; when the schema file holds INSERT rows, "
+                                   "the SQL is run on them and the rows are shown.",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("question", help="the question, in natural language")
+    p.add_argument("--schema", required=True, metavar="FILE", help="a .sql file of CREATE TABLE (and INSERT) statements")
+    p.add_argument("--model", default=None, help=f"model name or path (default: the adapter's base, else {DEFAULT_MODEL})")
+    p.add_argument("--adapter", default=None, metavar="DIR", help="a LoRA adapter (e.g. outputs/train/final_adapter)")
+    p.add_argument("--backend", choices=("sqlite", "duckdb"), default="sqlite")
+    p.add_argument("--max-new-tokens", type=int, default=256)
+    p.set_defaults(func=_run_ask)
+
+
+def _run_ask(args: argparse.Namespace) -> int:
+    from .config import DEFAULT_MODEL
+    from .eval import ask
+    from .models import model_name_of_adapter
+
+    schema_path = Path(args.schema)
+    try:
+        schema = schema_path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        log.error("cannot read schema file %s: %s", schema_path, e)
+        return EXIT_FAILED
+    model = args.model or (model_name_of_adapter(args.adapter) if args.adapter else None) or DEFAULT_MODEL
+    try:
+        answer = ask(args.question, schema, model=model, adapter=args.adapter, backend=args.backend,
+                     max_new_tokens=args.max_new_tokens)
+    except (OSError, ValueError) as e:
+        log.error("ask failed: %s", e)
+        return EXIT_FAILED
+    print("reasoning:", answer["reasoning"] or "(none)")
+    print("sql:", answer["sql"] or "(no SQL found)")
+    if answer.get("sql"):
+        if answer.get("ok"):
+            print("result:", answer["columns"])
+            for row in answer["rows"]:
+                print("  ", row)
+        else:
+            print("error:", answer.get("error"))
+    if not answer["sql"]:
+        print("raw answer:", answer["raw_output"])
+    return EXIT_OK
+
+
+def _add_compare(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("compare", help="two eval runs side by side (e.g. base vs fine-tuned), as an HTML report",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("run_a", metavar="RUN_A", help="an eval output folder (the baseline)")
+    p.add_argument("run_b", metavar="RUN_B", help="another eval output folder")
+    p.add_argument("--output-dir", default=str(paths.output_dir("compare")), metavar="DIR")
+    p.set_defaults(func=_run_compare)
+
+
+def _run_compare(args: argparse.Namespace) -> int:
+    from .eval import RATE_KEYS, EvalError, compare_runs, load_run
+
+    try:
+        report = compare_runs(args.run_a, args.run_b, args.output_dir)
+        (a, _), (b, _) = load_run(args.run_a), load_run(args.run_b)
+    except EvalError as e:
+        log.error("compare failed: %s", e)
+        return EXIT_FAILED
+    for key in RATE_KEYS:
+        if key in a and key in b:
+            print(f"{key:28s} {100 * a[key]:6.1f}% -> {100 * b[key]:6.1f}%  ({100 * (b[key] - a[key]):+.1f} points)")
+    print(f"report: {report}")
+    return EXIT_OK
+
+
 def _add_audit(sub: argparse._SubParsersAction) -> None:
     from .audit import add_audit_parser
 
     add_audit_parser(sub)
 
 
-STAGES: list[Callable[[argparse._SubParsersAction], None]] = [_add_prepare, _add_train, _add_audit, _add_demo]
+STAGES: list[Callable[[argparse._SubParsersAction], None]] = [
+    _add_prepare, _add_train, _add_eval, _add_compare, _add_ask, _add_audit, _add_demo]
 
 
 def build_parser() -> argparse.ArgumentParser:

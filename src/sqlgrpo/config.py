@@ -125,8 +125,30 @@ def _default_weights() -> dict[str, float]:
     return dict(DEFAULT_WEIGHTS)
 
 
+@dataclass
+class EvalConfig:
+    """The `eval` section: generate on held-out records, score, judge, report."""
+
+    output_dir: str = _help("where results, metrics and the report go", str(paths.output_dir("eval")))
+    adapter: str | None = _help("a LoRA adapter to evaluate on top of the model (its base model is used when "
+                                "model is not set)", None)
+    limit: int = _help("evaluate the first N records (0: all)", 50)
+    batch_size: int = _help("prompts generated together (left padding)", 8)
+    num_samples: int = _help("answers per question; above 1, sampling, pass@k and self-consistency", 1)
+    temperature: float = _help("sampling temperature when num_samples > 1 (otherwise greedy)", 0.7)
+    top_p: float = _help("nucleus sampling when num_samples > 1", 0.95)
+    max_new_tokens: int = _help("answer budget in tokens", 256)
+    judge: bool = _help("ask an LLM judge (needs OPENAI_API_KEY or judge_base_url; skipped otherwise)", True)
+    judge_model: str = _help("judge model name", "gpt-4o-mini")
+    judge_base_url: str | None = _help("OpenAI-compatible endpoint (vLLM, llama.cpp, Ollama, transformers serve)",
+                                       None)
+    judge_concurrency: int = _help("judge requests in flight at once", 4)
+    resume: bool = _help("continue an interrupted run: reuse saved generations and cached verdicts", False)
+    use_vllm: bool = _help("generate with vLLM (GPU, pip install -e '.[gpu]')", False)
+
+
 # The stages and their sections. Later stages add theirs here.
-SECTIONS: dict[str, type] = {"train": TrainConfig}
+SECTIONS: dict[str, type] = {"train": TrainConfig, "eval": EvalConfig}
 
 
 @dataclass
@@ -137,6 +159,7 @@ class StageConfig:
     shared: SharedConfig
     section: Any
     source: str | None = None  # the YAML file, if any
+    explicit: set[str] = field(default_factory=set)  # fields set by the file or a flag, not defaults
 
     def to_dict(self) -> dict:
         return {**dataclasses.asdict(self.shared), self.stage: dataclasses.asdict(self.section)}
@@ -279,7 +302,9 @@ def resolve(stage: str, config_file: str | Path | None = None, overrides: dict |
         setattr(target, key, _coerce(value, _hints(type(target))[key], f"--{key.replace('_', '-')}"))
     _check_choices(shared, "options")
     _check_choices(section, "options")
-    return StageConfig(stage=stage, shared=shared, section=section, source=str(config_file) if config_file else None)
+    explicit = set(shared_values) | set(sections.get(stage, {})) | set(overrides or {})
+    return StageConfig(stage=stage, shared=shared, section=section, source=str(config_file) if config_file else None,
+                       explicit=explicit)
 
 
 # --------------------------------------------------------------------------------------------

@@ -198,3 +198,19 @@ def outcomes_match(gold: ExecResult, pred: ExecResult, *, order_matters: bool = 
     if modifies(gold):
         return gold.state is not None and pred.state is not None and states_match(gold.state, pred.state)
     return results_match(gold.rows, pred.rows, order_matters=order_matters, strict=strict)
+
+
+def outcome_key(result: ExecResult) -> tuple | None:
+    """A hashable summary of an outcome for majority voting (self-consistency): equal for
+    outcomes that match under the default semantics in all but contrived cases (each row as a
+    multiset of rounded values, rows as a multiset; DML by its state). None when it did not run."""
+    if not result.ok:
+        return None
+
+    def rows_key(rows: Sequence[Sequence]) -> tuple:
+        return tuple(sorted(tuple(sorted(_key(normalize_value(v)) for v in row)) for row in rows))
+
+    if modifies(result):
+        state = result.state or ()
+        return ("state",) + tuple((t.name.lower(), rows_key(t.rows)) for t in sorted(state, key=lambda t: t.name.lower()))
+    return ("rows", rows_key(result.rows))

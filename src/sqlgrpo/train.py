@@ -385,14 +385,15 @@ def train(stage: StageConfig) -> dict:
                           train_dataset=dataset, peft_config=peft_config, callbacks=callbacks)
     trainer_ref["trainer"] = trainer
     install_step_timers(trainer)
-    log.info("GRPO on %d prompts (%d dropped as too long), %d steps, rewards %s", len(kept), dropped,
-             cfg.max_steps, ", ".join(f"{n}={w}" for n, w in cfg.reward_weights.items()))
+    log.info("GRPO on %d prompts (%d dropped as too long), %d steps, %d process(es), rewards %s", len(kept), dropped,
+             cfg.max_steps, args.world_size, ", ".join(f"{n}={w}" for n, w in cfg.reward_weights.items()))
 
     start = time.perf_counter()
     trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     seconds = time.perf_counter() - start
 
     summary: dict[str, Any] = {"output_dir": str(out), "steps": trainer.state.global_step, "seconds": round(seconds, 1),
+                               "processes": args.world_size,
                                "prompts": len(kept), "prompts_dropped": dropped, "resumed_from": str(resume_from or "")}
     trainer.save_model(str(out / FINAL_ADAPTER))  # on every process: DeepSpeed/FSDP gather the weights here
     if trainer.is_world_process_zero():
