@@ -1,0 +1,573 @@
+"""An LLM judge for text-to-SQL answers, through any OpenAI-compatible endpoint.
+
+The judge model sees the question, the schema, the gold SQL and the model's full raw output
+(reasoning and SQL, or whatever it wrote), and answers with JSON scores: `sql_score`,
+`reasoning_score`, `format_score` and `educational_score` (integers 1-5), `overall_score` (1-5,
+may be fractional), an `explanation` and a free-text `error_type`. It complements the
+execution metrics of the `eval` stage; it never replaces them.
+
+    from sqlgrpo.judge import Judge
+    judge = Judge("gpt-4o-mini", cache_dir="outputs/eval/judge_cache")          # OPENAI_API_KEY
+    judge = Judge("my-model", "http://127.0.0.1:8000/v1", cache_dir="judge_cache")  # local server
+    verdicts = judge.judge_many([{"id": 1, "question": ..., "context": ..., "gold": ...,
+                                  "output": ...}])
+
+Retries are ours, not the client's: HTTP 429, 5xx, timeouts, connection errors and answers that
+`parse_verdict` cannot read are retried with exponential backoff and jitter; other 4xx are not.
+A sample without a readable verdict after `max_attempts` gets `ok=False` and the reason, never a
+score. Readable verdicts are cached on disk, one JSON file each, so a rerun sends no request for
+them; failed ones are not cached, so a rerun asks again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import random
+import re
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import openai
+from tqdm.auto import tqdm
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_JUDGE_MODEL = "gpt-4o-mini"
+# Part of every cache key: bump it whenever the prompt or the parsing changes, so verdicts given
+# under the old rubric are not reused for the new one.
+RUBRIC_VERSION = "1"
+# Local servers (vLLM, llama.cpp, Ollama, transformers serve) accept any key, but the openai
+# client refuses to start without one.
+PLACEHOLDER_API_KEY = "sk-no-key-needed"
+NO_JUDGE_REASON = "no OPENAI_API_KEY and no --judge-base-url: judge skipped"
+
+INTEGER_SCORE_FIELDS = ("sql_score", "reasoning_score", "format_score", "educational_score")
+OVERALL_SCORE_FIELD = "overall_score"
+SCORE_FIELDS = INTEGER_SCORE_FIELDS + (OVERALL_SCORE_FIELD,)
+SCORE_MIN, SCORE_MAX = 1, 5
+REQUIRED_SAMPLE_KEYS = ("id", "question", "context", "gold", "output")
+
+# A runaway generation (the model repeating itself to its token limit) would cost judge tokens
+# without telling the judge anything more; the head of it shows the failure just as well.
+MAX_OUTPUT_CHARS = 8000
+# 408 and 429 say "later", 5xx "something broke on the server": worth another try. Every other
+# 4xx (bad request, bad key, unknown model) fails the same way however often it is sent.
+RETRIABLE_STATUS = frozenset({408, 429})
+FIRST_SERVER_ERROR_STATUS = 500
+# FastAPI-based servers reject an unknown field with 422, most others with 400.
+RESPONSE_FORMAT_REJECTION_STATUS = frozenset({400, 422})
+# Jitter draws each wait from [JITTER_FLOOR, 1] times the backoff, so that workers hit by the same
+# 429 storm do not come back in lockstep, while still waiting at least half the backoff.
+JITTER_FLOOR = 0.5
+# parse_verdict tries a JSON object starting at each "{" of a prose answer; this bounds the work on
+# a long answer full of braces (each try is a linear scan).
+MAX_JSON_STARTS = 64
+# How much of an unreadable answer goes into the error message: enough to see what went wrong.
+ERROR_SNIPPET_CHARS = 200
+CACHE_SUFFIX = ".json"
+
+SYSTEM_PROMPT = """\
+You are a strict, fair grader of text-to-SQL answers written by a model that is learning SQL.
+You are given a question, the database schema, a correct reference (gold) SQL query, and the
+model's full raw output. The model was asked to explain its reasoning inside <reasoning> tags and
+then give one SQL query inside <sql> tags.
+
+Score the output on these criteria, each an integer from 1 (worst) to 5 (best):
+- sql_score: does the model's SQL return the same result as the gold query on any data? Equivalent
+  SQL written differently scores 5; a wrong table, column, join, filter, grouping or aggregate
+  scores low; invalid SQL or no SQL at all scores 1.
+- reasoning_score: is the reasoning correct, relevant to the schema and question, and does it
+  lead to the SQL written? Missing reasoning scores 1.
+- format_score: does the output follow the requested format (reasoning in <reasoning> tags, then
+  exactly one query in <sql> tags, nothing else)?
+- educational_score: would the output help a learner understand how to answer this question in SQL?
+Then give overall_score, a number from 1 to 5 for the answer as a whole (correctness weighs most),
+a short explanation (one to three sentences), and error_type: "none" if the SQL is correct,
+otherwise a few words naming the main mistake (for example "wrong filter", "wrong join",
+"wrong aggregate", "syntax error", "no sql").
+
+Answer with exactly one JSON object and nothing else, with exactly these keys:
+{"sql_score": <1-5>, "reasoning_score": <1-5>, "format_score": <1-5>, "educational_score": <1-5>,
+ "overall_score": <1-5>, "explanation": "<text>", "error_type": "<text>"}"""
+
+USER_PROMPT_TEMPLATE = """\
+Question:
+{question}
+
+Database schema:
+{context}
+
+Gold SQL:
+{gold}
+
+Model output (everything the model wrote, between the markers):
+<<<OUTPUT
+{output}
+OUTPUT>>>
+
+Grade the model output. Answer with the JSON object only."""
+
+
+@dataclass
+class JudgeVerdict:
+    """One sample's verdict. `ok` False means no readable verdict after retries (see `error`):
+    its scores are None, never a made-up value."""
+
+    ok: bool
+    sql_score: int | None = None
+    reasoning_score: int | None = None
+    format_score: int | None = None
+    educational_score: int | None = None
+    overall_score: float | None = None
+    explanation: str = ""
+    error_type: str = ""
+    error: str = ""
+    attempts: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached: bool = False
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+# ------------------------------------------------------------------------------------------
+# Reading the judge's answer
+
+_FENCED_BLOCK = re.compile(r"```[ \t]*(?:json|JSON)?[ \t]*\n?(.*?)```", re.DOTALL)
+# "4", "4.0", " 4 / 5 ": a number, optionally "out of" a scale.
+_NUMERIC_TEXT = re.compile(r"^\s*([+-]?\d+(?:\.\d+)?)\s*(?:/\s*(\d+(?:\.\d+)?))?\s*$")
+
+
+def parse_verdict(text: str) -> dict | None:
+    """The verdict in a judge's answer as a dict of the rubric's fields, or None if unreadable.
+
+    Tolerant of what judge models write: the JSON may sit in a ```json fence or amid prose; keys
+    may use any case, spaces or hyphens ("SQL Score", "overall-score"); scores may be ints,
+    floats or numeric strings ("4", "4/5"); extra keys are ignored. Unreadable: no JSON object,
+    a missing score, or a score outside 1-5 (a 0 or 7 means the judge did not follow the rubric,
+    and clamping it would invent a score).
+
+    >>> parse_verdict('Verdict: {"SQL Score": "4/5", "reasoning-score": 3, "format_score": 5,'
+    ...               ' "educational_score": 4, "Overall Score": 3.5, "explanation": "ok"}')["sql_score"]
+    4
+    >>> parse_verdict("no json here") is None
+    True
+    """
+    if not isinstance(text, str) or not text.strip():
+        return None
+    for candidate in _json_objects(text):
+        verdict = _verdict_from_object(candidate)
+        if verdict is not None:
+            return verdict
+    return None
+
+
+def _json_objects(text: str):
+    """Every JSON object found in `text`, most likely first: fenced blocks, the whole text, then
+    objects starting at each "{"."""
+    pieces = [m.group(1) for m in _FENCED_BLOCK.finditer(text)] + [text]
+    for piece in pieces:
+        try:
+            value = json.loads(piece)
+        except ValueError:
+            continue
+        if isinstance(value, dict):
+            yield value
+    decoder = json.JSONDecoder()
+    start = text.find("{")
+    tries = 0
+    while start != -1 and tries < MAX_JSON_STARTS:
+        tries += 1
+        try:
+            value, _ = decoder.raw_decode(text, start)
+        except ValueError:
+            value = None
+        if isinstance(value, dict):
+            yield value
+        start = text.find("{", start + 1)
+
+
+def _normalized_key(key: Any) -> str:
+    return re.sub(r"[\s\-_]+", "_", str(key).strip().lower())
+
+
+def _verdict_from_object(obj: dict) -> dict | None:
+    by_key = {_normalized_key(k): v for k, v in obj.items()}
+    verdict: dict[str, Any] = {}
+    for name in SCORE_FIELDS:
+        score = _score_value(by_key.get(name))
+        if score is None:
+            return None
+        if name in INTEGER_SCORE_FIELDS:
+            # The rubric asks for integers; a judge that writes 3.5 still said "between 3 and 4",
+            # so round half up rather than throwing the whole verdict away.
+            score = int(math.floor(score + 0.5))
+        verdict[name] = score
+    verdict["explanation"] = _text_value(by_key.get("explanation"))
+    verdict["error_type"] = _text_value(by_key.get("error_type"))
+    return verdict
+
+
+def _score_value(value: Any) -> float | None:
+    """A score in 1..5 as a float, or None if missing, not a number, or out of range."""
+    if isinstance(value, bool):  # bool is an int in Python, but true/false is no score
+        return None
+    if isinstance(value, (int, float)):
+        number = float(value)
+    elif isinstance(value, str):
+        match = _NUMERIC_TEXT.match(value)
+        if match is None:
+            return None
+        number = float(match.group(1))
+        scale = match.group(2)
+        if scale is not None and float(scale) != SCORE_MAX:
+            return None  # "8/10" is on another scale; converting it would be a guess
+    else:
+        return None
+    if not math.isfinite(number) or not SCORE_MIN <= number <= SCORE_MAX:
+        return None
+    return number
+
+
+def _text_value(value: Any) -> str:
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+# ------------------------------------------------------------------------------------------
+# Configuration
+
+
+def judge_configuration(model: str | None, base_url: str | None, api_key: str | None = None) -> tuple[bool, str]:
+    """Whether a judge can be used, and why: it needs an API key (argument or OPENAI_API_KEY)
+    or a base URL of a local server (which gets a placeholder key)."""
+    model = model or DEFAULT_JUDGE_MODEL
+    key = api_key or os.environ.get("OPENAI_API_KEY")
+    if not key and not base_url:
+        return False, NO_JUDGE_REASON
+    where = base_url or "the OpenAI API"
+    note = "" if key else " (no API key: using a placeholder, local servers ignore it)"
+    return True, f"judge {model} at {where}{note}"
+
+
+def build_judge_messages(sample: dict) -> list[dict[str, str]]:
+    """The chat messages (system, user) that ask the judge about one sample."""
+    output = _output_text(sample["output"])
+    if len(output) > MAX_OUTPUT_CHARS:
+        cut = len(output) - MAX_OUTPUT_CHARS
+        output = f"{output[:MAX_OUTPUT_CHARS]}\n[... {cut} more characters not shown]"
+    user = USER_PROMPT_TEMPLATE.format(
+        question=str(sample["question"]).strip(),
+        context=str(sample["context"]).strip(),
+        gold=str(sample["gold"]).strip(),
+        output=output,
+    )
+    return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
+
+
+def _output_text(output: Any) -> str:
+    """The model's raw output as text: a string as is; a chat-message list as its contents."""
+    if isinstance(output, str):
+        return output
+    if isinstance(output, list):
+        return "\n".join(str(m.get("content", "")) if isinstance(m, dict) else str(m) for m in output)
+    return "" if output is None else str(output)
+
+
+# ------------------------------------------------------------------------------------------
+# The client
+
+
+class _Retry(Exception):
+    """One failed attempt worth another: `reason` says why, `wait_s` overrides the backoff."""
+
+    def __init__(self, reason: str, wait_s: float | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.wait_s = wait_s
+
+
+class _GiveUp(Exception):
+    """A failure that another attempt would repeat (a 4xx other than 408/429)."""
+
+
+class Judge:
+    """Judges samples through an OpenAI-compatible chat completions endpoint, with retries, a
+    concurrency limit and a disk cache of readable verdicts. Safe to call from several threads.
+
+    `requests_sent` counts HTTP requests actually sent (cached verdicts send none); `usage` sums
+    the responses' prompt and completion tokens.
+    """
+
+    def __init__(
+        self,
+        model: str | None = DEFAULT_JUDGE_MODEL,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        *,
+        cache_dir: str | Path,
+        concurrency: int = 4,
+        max_attempts: int = 5,
+        timeout_s: float = 60.0,
+        backoff_base_s: float = 1.0,
+        backoff_max_s: float = 30.0,
+        temperature: float = 0.0,
+        max_tokens: int = 512,
+    ):
+        for name, value, low in (("concurrency", concurrency, 1), ("max_attempts", max_attempts, 1),
+                                 ("max_tokens", max_tokens, 1)):
+            if not isinstance(value, int) or value < low:
+                raise ValueError(f"Judge {name}={value!r}: must be an integer >= {low}")
+        for name, value in (("timeout_s", timeout_s), ("backoff_base_s", backoff_base_s),
+                            ("backoff_max_s", backoff_max_s)):
+            if not value >= 0 or (name == "timeout_s" and value == 0):
+                raise ValueError(f"Judge {name}={value!r}: must be a positive number of seconds")
+        key = api_key or os.environ.get("OPENAI_API_KEY")
+        if not key:
+            if not base_url:
+                raise ValueError(f"Judge: {NO_JUDGE_REASON}; set OPENAI_API_KEY or pass base_url")
+            key = PLACEHOLDER_API_KEY
+        self.model = model or DEFAULT_JUDGE_MODEL
+        self.base_url = base_url
+        self.cache_dir = Path(cache_dir)
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        self.concurrency = concurrency
+        self.max_attempts = max_attempts
+        self.timeout_s = float(timeout_s)
+        self.backoff_base_s = float(backoff_base_s)
+        self.backoff_max_s = float(backoff_max_s)
+        self.temperature = temperature
+        self.max_tokens = max_tokens
+        # max_retries=0: the client's own retries would hide attempts from our counters and
+        # would not retry unreadable answers; ours do both.
+        self._client = openai.OpenAI(base_url=base_url, api_key=key, max_retries=0, timeout=self.timeout_s)
+        self._lock = threading.Lock()
+        self.requests_sent = 0
+        self.usage = {"prompt_tokens": 0, "completion_tokens": 0}
+        # Flipped off for good once the server rejects response_format: every later request
+        # would be rejected the same way.
+        self._send_response_format = True
+
+    # -- public ------------------------------------------------------------------------------
+
+    def judge(self, sample: dict) -> JudgeVerdict:
+        """One sample's verdict (keys: id, question, context, gold, output), from the cache when
+        a readable one is there."""
+        _check_sample(sample)
+        path = self._cache_path(sample)
+        cached = self._read_cache(path)
+        if cached is not None:
+            return cached
+        verdict = self._ask(sample)
+        if verdict.ok:
+            self._write_cache(path, verdict)
+        else:
+            logger.warning("Judge gave no readable verdict for sample %r: %s", sample["id"], verdict.error)
+        return verdict
+
+    def judge_many(self, samples: list[dict], progress: bool = True) -> list[JudgeVerdict]:
+        """Verdicts for `samples` in their order, at most `concurrency` requests in flight."""
+        for sample in samples:  # a malformed sample fails the call before any request is sent
+            _check_sample(sample)
+        verdicts: list[JudgeVerdict | None] = [None] * len(samples)
+        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="judge") as pool, \
+                tqdm(total=len(samples), desc=f"judge {self.model}", unit="sample", disable=not progress) as bar:
+            futures = {pool.submit(self.judge, sample): i for i, sample in enumerate(samples)}
+            for future in as_completed(futures):
+                verdicts[futures[future]] = future.result()
+                bar.update(1)
+        return verdicts  # type: ignore[return-value]
+
+    # -- asking --------------------------------------------------------------------------------
+
+    def _ask(self, sample: dict) -> JudgeVerdict:
+        messages = build_judge_messages(sample)
+        attempts = failures = 0
+        prompt_tokens = completion_tokens = 0
+        last_error = ""
+        while failures < self.max_attempts:
+            attempts += 1
+            send_format = self._send_response_format
+            try:
+                text, usage = self._request(messages, send_format)
+                prompt_tokens += usage[0]
+                completion_tokens += usage[1]
+                parsed = parse_verdict(text)
+                if parsed is None:
+                    snippet = text[:ERROR_SNIPPET_CHARS].replace("\n", " ")
+                    raise _Retry(f"unreadable verdict (no JSON with all five scores in 1-5): {snippet!r}")
+                return JudgeVerdict(ok=True, **parsed, attempts=attempts, prompt_tokens=prompt_tokens,
+                                    completion_tokens=completion_tokens)
+            except _GiveUp as error:
+                return JudgeVerdict(ok=False, error=str(error), attempts=attempts,
+                                    prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
+            except openai.APIStatusError as error:
+                if send_format and _rejects_response_format(error):
+                    # Not the sample's fault and not counted against its attempts: many local
+                    # servers do not support JSON mode; the prompt alone asks for JSON.
+                    logger.warning("Judge server rejected response_format (%s); sending requests without it",
+                                   _status_text(error))
+                    self._send_response_format = False
+                    last_error = _status_text(error)
+                    continue
+                retry = _retry_of_status_error(error, self.backoff_max_s)
+                if retry is None:
+                    return JudgeVerdict(ok=False, error=f"not retried: {_status_text(error)}", attempts=attempts,
+                                        prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
+                failures += 1
+                last_error = retry.reason
+                wait_s = retry.wait_s
+            except _Retry as retry:
+                failures += 1
+                last_error = retry.reason
+                wait_s = retry.wait_s
+            if failures < self.max_attempts:
+                wait_s = self._backoff_s(failures) if wait_s is None else wait_s
+                logger.info("Judge attempt %d for sample %r failed (%s); retrying in %.2f s",
+                            attempts, sample["id"], last_error, wait_s)
+                time.sleep(wait_s)
+        return JudgeVerdict(ok=False, error=f"no readable verdict after {attempts} attempts; last: {last_error}",
+                            attempts=attempts, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
+
+    def _request(self, messages: list[dict], send_format: bool) -> tuple[str, tuple[int, int]]:
+        """One HTTP request: the answer's text and its (prompt, completion) token counts.
+        Raises _Retry for timeouts, connection errors and malformed responses."""
+        extra: dict[str, Any] = {"response_format": {"type": "json_object"}} if send_format else {}
+        with self._lock:
+            self.requests_sent += 1
+        try:
+            response = self._client.chat.completions.create(
+                model=self.model, messages=messages, temperature=self.temperature,
+                max_tokens=self.max_tokens, **extra,
+            )
+        except openai.APITimeoutError as error:
+            raise _Retry(f"timed out after {self.timeout_s:g} s") from error
+        except openai.APIResponseValidationError as error:
+            raise _Retry(f"malformed response body (HTTP {error.status_code})") from error
+        except openai.APIConnectionError as error:
+            raise _Retry(f"connection error: {error.__cause__ or error}") from error
+        except ValueError as error:  # a 200 whose body is not JSON at all
+            raise _Retry(f"malformed response body: {error}") from error
+        usage = _usage_of(response)
+        with self._lock:
+            self.usage["prompt_tokens"] += usage[0]
+            self.usage["completion_tokens"] += usage[1]
+        try:
+            text = response.choices[0].message.content
+        except (AttributeError, IndexError, TypeError) as error:
+            raise _Retry("malformed response: no choices[0].message") from error
+        if not isinstance(text, str):
+            raise _Retry("malformed response: the message has no text content")
+        return text, usage
+
+    def _backoff_s(self, failures: int) -> float:
+        backoff = min(self.backoff_max_s, self.backoff_base_s * 2 ** (failures - 1))
+        return backoff * random.uniform(JITTER_FLOOR, 1.0)
+
+    # -- cache ---------------------------------------------------------------------------------
+
+    def _cache_path(self, sample: dict) -> Path:
+        key_material = json.dumps([str(sample["id"]), _output_text(sample["output"]), self.model, RUBRIC_VERSION],
+                                  ensure_ascii=False)
+        return self.cache_dir / (hashlib.sha256(key_material.encode("utf-8")).hexdigest() + CACHE_SUFFIX)
+
+    def _read_cache(self, path: Path) -> JudgeVerdict | None:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as error:
+            logger.warning("Ignoring unreadable judge cache file %s (%s); judging again", path, error)
+            return None
+        known = {f.name for f in fields(JudgeVerdict)}
+        if not isinstance(data, dict) or data.get("ok") is not True or not all(
+                _score_value(data.get(name)) is not None for name in SCORE_FIELDS):
+            logger.warning("Ignoring judge cache file %s without a readable verdict; judging again", path)
+            return None
+        try:
+            verdict = JudgeVerdict(**{k: v for k, v in data.items() if k in known})
+        except TypeError as error:
+            logger.warning("Ignoring judge cache file %s (%s); judging again", path, error)
+            return None
+        verdict.cached = True
+        return verdict
+
+    def _write_cache(self, path: Path, verdict: JudgeVerdict) -> None:
+        data = verdict.to_dict()
+        data["cached"] = False
+        # tmp + os.replace: a reader (another worker, or a rerun after a crash) sees the whole
+        # old file or the whole new one, never half of it.
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(data, f, ensure_ascii=False, indent=1)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+def _check_sample(sample: Any) -> None:
+    if not isinstance(sample, dict):
+        raise TypeError(f"judge sample must be a dict with keys {', '.join(REQUIRED_SAMPLE_KEYS)}; "
+                        f"got {type(sample).__name__}")
+    missing = [k for k in REQUIRED_SAMPLE_KEYS if k not in sample]
+    if missing:
+        raise ValueError(f"judge sample {sample.get('id', '<no id>')!r} lacks {', '.join(missing)}; "
+                         f"each sample needs {', '.join(REQUIRED_SAMPLE_KEYS)}")
+
+
+def _usage_of(response: Any) -> tuple[int, int]:
+    usage = getattr(response, "usage", None)
+    if usage is None:
+        return 0, 0
+    return int(getattr(usage, "prompt_tokens", 0) or 0), int(getattr(usage, "completion_tokens", 0) or 0)
+
+
+def _status_text(error: openai.APIStatusError) -> str:
+    return f"HTTP {error.status_code}: {error.message}"
+
+
+def _rejects_response_format(error: openai.APIStatusError) -> bool:
+    if error.status_code not in RESPONSE_FORMAT_REJECTION_STATUS:
+        return False
+    body = error.body if isinstance(error.body, str) else json.dumps(error.body, default=str)
+    return "response_format" in f"{error.message} {body}"
+
+
+def _retry_of_status_error(error: openai.APIStatusError, max_wait_s: float) -> _Retry | None:
+    """A _Retry for a status worth retrying (honouring Retry-After, capped), else None."""
+    status = error.status_code
+    if status not in RETRIABLE_STATUS and status < FIRST_SERVER_ERROR_STATUS:
+        return None
+    wait_s = _retry_after_s(error.response.headers) if error.response is not None else None
+    if wait_s is not None:
+        wait_s = min(wait_s, max_wait_s)
+    return _Retry(_status_text(error), wait_s)
+
+
+def _retry_after_s(headers: Any) -> float | None:
+    """Seconds from a Retry-After (or retry-after-ms) header given as a number; None otherwise
+    (an HTTP-date is rare from these servers, and the backoff is a fine answer to it)."""
+    for header, divisor in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
+        value = headers.get(header)
+        if value is None:
+            continue
+        try:
+            seconds = float(value) / divisor
+        except ValueError:
+            continue
+        if math.isfinite(seconds) and seconds >= 0:
+            return seconds
+    return None
