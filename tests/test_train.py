@@ -3,7 +3,7 @@ real GRPO runs of the embedded model (one plain run, a kill and resume, two proc
 
 Fast tests build configuration objects and fake checkpoint folders. Slow tests run the real
 `sqlgrpo train` (TRL GRPOTrainer + LoRA on SmolLM2-135M) in subprocesses with a tiny setup:
-2 completions of 8 tokens per step, ~10 s a step on 2 free CPU cores (~35 s when they are shared).
+2 completions of 8 tokens per step, ~10 s a step on one thread (OMP_NUM_THREADS=1, see `_env`).
 Each slow scenario runs ONCE in a module-scoped fixture and several tests read its outputs.
 """
 
@@ -14,6 +14,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -38,6 +39,7 @@ from sqlgrpo.train import (
     quantization_config,
     read_records,
     reward_setup,
+    train,
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -178,6 +180,13 @@ def test_no_vllm_fields_without_vllm():
     assert not any(k.startswith("vllm") or k == "use_vllm" for k in grpo_config_kwargs(_stage(), has_gpu=False))
 
 
+@pytest.mark.parametrize("mode", ["colocate", "server"])
+def test_vllm_context_is_capped_to_max_seq_length(mode):
+    # Otherwise vLLM reserves KV cache for the model's whole context (32k tokens for Qwen2.5).
+    kwargs = grpo_config_kwargs(_stage(use_vllm=True, vllm_mode=mode, max_seq_length=1536, bf16=True), has_gpu=True)
+    assert kwargs["vllm_max_model_length"] == 1536
+
+
 def test_gpu_config_asks_for_bf16_on_the_gpu():
     # Not constructed: GRPOConfig refuses bf16 with use_cpu False on a machine without CUDA.
     kwargs = grpo_config_kwargs(_stage(bf16=True, use_vllm=True), has_gpu=True)
@@ -212,6 +221,13 @@ def test_load_in_4bit_builds_an_nf4_config():
     assert isinstance(q, BitsAndBytesConfig)
     assert (q.load_in_4bit, q.load_in_8bit, q.bnb_4bit_quant_type) == (True, False, "nf4")
     assert q.bnb_4bit_use_double_quant is True and q.bnb_4bit_compute_dtype == torch.bfloat16
+
+
+def test_4bit_weights_are_stored_as_bf16():
+    # FSDP shards one dtype: 4-bit weights packed in bf16 storage shard like the bf16 ones.
+    import torch
+
+    assert quantization_config(_stage(load_in_4bit=True).section).bnb_4bit_quant_storage == torch.bfloat16
 
 
 def test_lora_config_carries_rank_alpha_dropout_and_targets():
@@ -329,8 +345,6 @@ def test_field_of_the_wrong_type_counts_as_missing(tmp_path):
         read_records(path)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: read_records calls record.get() on any JSON value; a line that "
-                                       "is valid JSON but not an object raises AttributeError, not TrainError")
 def test_json_line_that_is_not_an_object_names_file_and_line(tmp_path):
     # `[1, 2]` is JSON but not a record; the error must still name the file and line (and the CLI
     # only catches TrainError/ConfigError/KeyError, so an AttributeError is a traceback).
@@ -376,6 +390,25 @@ def test_prepared_file_under_another_name_is_an_error(tmp_path):
         ensure_train_file(_stage(train_file=str(path), prepare_input="embedded"))
 
 
+# --- train: what fails before any data or model is loaded --------------------------------
+
+def test_batch_trl_refuses_fails_before_data_and_model(tmp_path):
+    # 3 completions per step cannot form groups of 2. TRL's check runs first: had the data been
+    # read first, the error would be the missing train file (prepare_input is None) instead.
+    stage = _stage(output_dir=str(tmp_path / "out"), per_device_train_batch_size=3, gradient_accumulation_steps=1,
+                   num_generations=2, train_file=str(tmp_path / "missing.jsonl"), prepare_input=None,
+                   report_to=["none"])
+    with pytest.raises(TrainError, match=r"TRL refused the configuration: .*divisible by num_generations"):
+        train(stage)
+
+
+def test_gpu_option_fails_before_writing_anything(tmp_path):
+    # check_hardware is the first thing train does: a CPU machine gets no half-made output folder.
+    with pytest.raises(TrainError, match=r"--use-vllm"):
+        train(_stage(output_dir=str(tmp_path / "out"), use_vllm=True))
+    assert not (tmp_path / "out").exists()
+
+
 # --- slow: real GRPO runs of the embedded model --------------------------------------------
 
 @dataclass
@@ -396,6 +429,9 @@ def _env() -> dict[str, str]:
     env = dict(os.environ)
     # Wide enough that rich does not wrap log lines (paths are asserted in them); no hub calls.
     env.update(COLUMNS="400", HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
+    # One torch thread: CI and dev boxes share the 2 cores with other jobs, and OpenMP threads
+    # spinning for a busy core made a tiny step ~80 s instead of ~11 s (accelerate does the same).
+    env.setdefault("OMP_NUM_THREADS", "1")
     return env
 
 
@@ -599,9 +635,12 @@ def two_process_run(tmp_path_factory) -> Run:
     # Prepared beforehand: every rank runs ensure_train_file, and two ranks preparing into one
     # folder at once is not what this test is about.
     prepare(PrepareOptions(input="embedded", output_dir=str(data)), progress=False)
+    with socket.socket() as s:  # a free rendezvous port: 29500 may be taken by another run on this machine
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
     cmd = [str(VENV_BIN / "accelerate"), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
-           "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "sqlgrpo.cli", *_train_args(out, data, 2),
-           "--no-log-completions"]
+           "--main_process_port", str(port), "--mixed_precision", "no", "--dynamo_backend", "no",
+           "-m", "sqlgrpo.cli", *_train_args(out, data, 2), "--no-log-completions"]
     return _run(cmd, out, data, ACCELERATE_TIMEOUT_S)
 
 
@@ -615,6 +654,14 @@ def test_two_processes_both_trained(two_process_run):
     # Each rank logs its own start line: one line would mean accelerate started a single process.
     _ok(two_process_run)
     assert two_process_run.log.count(f"GRPO on {TINY_MAX_PROMPTS} prompts") == 2
+
+
+@pytest.mark.slow
+def test_two_processes_form_one_world_of_two(two_process_run):
+    # TRL/accelerate joined both ranks into one run (not two independent single-process runs).
+    _ok(two_process_run)
+    summary = json.loads((two_process_run.out / "train_summary.json").read_text(encoding="utf-8"))
+    assert summary["processes"] == 2 and "2 process(es)" in two_process_run.log
 
 
 @pytest.mark.slow

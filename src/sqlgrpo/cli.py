@@ -174,6 +174,39 @@ def _run_train(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------------------------
+# contrastive
+
+def _add_contrastive(sub: argparse._SubParsersAction) -> None:
+    from .config import add_config_arguments
+
+    p = sub.add_parser(
+        "contrastive", help="DPO on gold vs verified near-miss SQL (a preference stage before GRPO)",
+        description=(
+            "Build preference pairs (chosen: the gold answer; rejected: a near-miss one AST edit away, "
+            "verified by execution to give another outcome), write them to preferences.jsonl, and train a "
+            "LoRA adapter with TRL's DPOTrainer into --output-dir/final_adapter. Start GRPO from it with "
+            "`sqlgrpo train --init-adapter DIR/final_adapter`."),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_config_arguments(p, "contrastive")
+    p.set_defaults(func=_run_contrastive)
+
+
+def _run_contrastive(args: argparse.Namespace) -> int:
+    from .config import ConfigError, resolve_from_args
+    from .dpo import ContrastiveError, run_contrastive
+    from .train import TrainError
+
+    try:
+        summary = run_contrastive(resolve_from_args("contrastive", args))
+    except (ConfigError, ContrastiveError, TrainError, OSError) as e:
+        log.error("contrastive failed: %s", e)
+        return EXIT_FAILED
+    log.info("DPO on %d pairs from %d questions, %d steps in %.0f s; adapter: %s", summary["pairs"],
+             summary["questions"], summary["steps"], summary["seconds"], summary["final_adapter"])
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------------------------
 # eval, ask, compare
 
 def _add_eval(sub: argparse._SubParsersAction) -> None:
@@ -288,7 +321,7 @@ def _add_audit(sub: argparse._SubParsersAction) -> None:
 
 
 STAGES: list[Callable[[argparse._SubParsersAction], None]] = [
-    _add_prepare, _add_train, _add_eval, _add_compare, _add_ask, _add_audit, _add_demo]
+    _add_prepare, _add_contrastive, _add_train, _add_eval, _add_compare, _add_ask, _add_audit, _add_demo]
 
 
 def build_parser() -> argparse.ArgumentParser:

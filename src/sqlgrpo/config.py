@@ -147,8 +147,42 @@ class EvalConfig:
     use_vllm: bool = _help("generate with vLLM (GPU, pip install -e '.[gpu]')", False)
 
 
+@dataclass
+class ContrastiveConfig:
+    """The `contrastive` section: verified near-miss SQL as rejected answers, gold as chosen, DPO
+    with TRL's DPOTrainer on a LoRA adapter."""
+
+    output_dir: str = _help("where preferences.jsonl, checkpoints and final_adapter go",
+                            str(paths.output_dir("contrastive")))
+    max_steps: int = _help("optimizer steps", 50)
+    learning_rate: float = _help("peak learning rate", 5e-5)
+    lr_scheduler_type: str = _help("learning-rate schedule", "cosine")
+    warmup_ratio: float = _help("share of steps spent warming up", 0.1)
+    beta: float = _help("DPO temperature: how far the policy may move from the reference", 0.1)
+    loss_type: str = _help("TRL DPO loss", "sigmoid", choices=("sigmoid", "ipo", "hinge", "robust", "bco_pair",
+                                                                "sppo_hard", "nca_pair", "apo_zero", "apo_down"))
+    per_device_train_batch_size: int = _help("preference pairs per device per micro-step", 2)
+    gradient_accumulation_steps: int = _help("micro-steps per optimizer step", 1)
+    pairs_per_question: int = _help("near-misses (rejected answers) kept per question", 2)
+    question_contrast: bool = _help("also use another question's gold on the same schema as a rejected answer "
+                                    "when its outcome differs", True)
+    max_questions: int | None = _help("use at most this many training questions (null: all)", None)
+    lora_r: int = _help("LoRA rank", 32)
+    lora_alpha: int = _help("LoRA alpha", 32)
+    lora_dropout: float = _help("LoRA dropout", 0.05)
+    lora_target_modules: list[str] = _help("modules that get LoRA adapters",
+                                           default_factory=lambda: list(LORA_ALL_PROJECTIONS))
+    init_adapter: str | None = _help("continue from this adapter (e.g. the SFT stage's final_adapter); the "
+                                     "reference is the base model", None)
+    logging_steps: int = _help("log every N steps", 1)
+    save_steps: int = _help("save a checkpoint every N steps", 50)
+    save_total_limit: int = _help("keep at most this many checkpoints", 2)
+    report_to: list[str] = _help("logging integrations: tensorboard, wandb, none", default_factory=lambda: ["tensorboard"])
+    bf16: bool = _help("bfloat16 training (GPU)", False)
+
+
 # The stages and their sections. Later stages add theirs here.
-SECTIONS: dict[str, type] = {"train": TrainConfig, "eval": EvalConfig}
+SECTIONS: dict[str, type] = {"train": TrainConfig, "eval": EvalConfig, "contrastive": ContrastiveConfig}
 
 
 @dataclass

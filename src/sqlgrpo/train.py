@@ -181,7 +181,15 @@ def last_complete_checkpoint(output_dir: str | Path) -> Path | None:
 # Data
 
 def ensure_train_file(stage: StageConfig) -> Path:
-    """The train file, prepared first from `prepare_input` when it does not exist yet."""
+    """The train file, prepared first from `prepare_input` when it does not exist yet. Under
+    several processes the main one prepares while the others wait, then find the file."""
+    from accelerate import PartialState
+
+    with PartialState().main_process_first():
+        return _ensure_train_file(stage)
+
+
+def _ensure_train_file(stage: StageConfig) -> Path:
     shared = stage.shared
     path = Path(shared.train_file)
     if path.is_file():
@@ -211,6 +219,9 @@ def read_records(path: str | Path, limit: int | None = None) -> list[dict]:
                 record = json.loads(line)
             except ValueError as e:
                 raise TrainError(f"{path}, line {number}: not JSON ({e}); is it a prepared file?") from None
+            if not isinstance(record, dict):
+                raise TrainError(f"{path}, line {number}: a JSON {type(record).__name__}, not an object; is it a "
+                                 f"prepared file?")
             missing = [k for k in ("sql_prompt", "sql_context", "sql") if not isinstance(record.get(k), str)]
             if missing:
                 raise TrainError(f"{path}, line {number}: missing {', '.join(missing)}; prepare the data with "

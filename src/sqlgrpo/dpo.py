@@ -1,0 +1,150 @@
+"""The `contrastive` stage: the right query against the almost-right one, learned with DPO.
+
+    sqlgrpo contrastive --config configs/cpu-demo.yaml --max-steps 2
+    sqlgrpo train --config configs/cpu-demo.yaml --init-adapter outputs/contrastive/final_adapter
+
+For each training question, the chosen answer is the gold in the `<reasoning>`/`<sql>` format
+(a short reasoning built from its tables and columns) and each rejected answer is a verified
+near-miss in the same format: one sqlglot AST edit away from the gold and checked by execution
+to give another outcome (`sqlgrpo.contrastive.near_misses`), or another question's gold on the
+same schema whose outcome differs. TRL's DPOTrainer trains a LoRA adapter on these pairs; with a
+PEFT model the reference is the base model with the adapter switched off.
+
+Outputs in the output folder: `preferences.jsonl` (TRL's prompt/chosen/rejected plus the edit
+kind and question id, for inspection), `resolved_config.yaml`, checkpoints, `final_adapter/`
+and `trainer_state.json`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from .config import StageConfig
+
+log = logging.getLogger(__name__)
+
+PREFERENCES_FILE = "preferences.jsonl"
+FINAL_ADAPTER = "final_adapter"
+
+
+class ContrastiveError(RuntimeError):
+    """The stage cannot run; the message says why and what to change."""
+
+
+def build_preferences(records: list[dict], *, backend: str = "sqlite", pairs_per_question: int = 2,
+                      question_contrast: bool = True, template: str | None = None, include_inserts: bool = False,
+                      progress: bool = True) -> list[dict]:
+    """Preference pairs (prompt, chosen, rejected, kind, id) in TRL's conversational format."""
+    from tqdm.auto import tqdm
+
+    from .contrastive import near_misses
+    from .prompts import build_messages, target_answer
+
+    others: dict[str, list[dict]] = {}
+    if question_contrast:
+        from . import contrastive
+
+        contrast = getattr(contrastive, "question_contrast", None)
+        if contrast is not None:
+            for item in contrast(records, backend=backend):
+                others.setdefault(str(item.get("id", item.get("for_id", ""))), []).append(item)
+    pairs = []
+    for record in tqdm(records, desc="near-misses", unit="question", disable=not progress):
+        gold, context = record["sql"], record["sql_context"]
+        negatives = near_misses(gold, context, backend)[:pairs_per_question]
+        negatives += others.get(str(record.get("id")), [])[:max(pairs_per_question - len(negatives), 0)]
+        if not negatives:
+            continue
+        prompt = build_messages(record, template=template, backend=backend, include_inserts=include_inserts)
+        chosen = [{"role": "assistant", "content": target_answer(gold, context, backend)}]
+        for negative in negatives:
+            pairs.append({"prompt": prompt, "chosen": chosen,
+                          "rejected": [{"role": "assistant", "content": target_answer(negative["sql"], context, backend)}],
+                          "kind": negative["kind"], "id": str(record.get("id", ""))})
+    return pairs
+
+
+def write_preferences(pairs: list[dict], path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        for pair in pairs:
+            f.write(json.dumps(pair, ensure_ascii=True) + "\n")
+    tmp.replace(path)
+
+
+def dpo_config_kwargs(stage: StageConfig, *, has_gpu: bool | None = None) -> dict[str, Any]:
+    """TRL DPOConfig keyword arguments for this run (testable without a GPU)."""
+    from .train import gpu_available
+
+    shared, cfg = stage.shared, stage.section
+    has_gpu = gpu_available() if has_gpu is None else has_gpu
+    report_to = [r for r in cfg.report_to if r and r != "none"]
+    return dict(output_dir=cfg.output_dir, max_steps=cfg.max_steps, learning_rate=cfg.learning_rate,
+                lr_scheduler_type=cfg.lr_scheduler_type, warmup_steps=cfg.warmup_ratio, beta=cfg.beta,
+                loss_type=[cfg.loss_type], per_device_train_batch_size=cfg.per_device_train_batch_size,
+                gradient_accumulation_steps=cfg.gradient_accumulation_steps, max_length=shared.max_seq_length,
+                logging_steps=cfg.logging_steps, save_strategy="steps", save_steps=cfg.save_steps,
+                save_total_limit=cfg.save_total_limit, report_to=report_to or "none", seed=shared.seed,
+                bf16=cfg.bf16, use_cpu=not has_gpu)
+
+
+def run_contrastive(stage: StageConfig, *, progress: bool = True) -> dict:
+    """Build the preference pairs, write them, train DPO; returns a summary."""
+    from datasets import Dataset
+    from peft import LoraConfig
+    from trl import DPOConfig, DPOTrainer
+
+    from .models import load_model
+    from .train import ensure_train_file, read_records
+
+    shared, cfg = stage.shared, stage.section
+    if cfg.bf16:
+        from .train import gpu_available
+
+        if not gpu_available():
+            raise ContrastiveError("--bf16 needs a CUDA GPU and this machine has none; set bf16: false")
+    out = Path(cfg.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    stage.write(out)
+    try:
+        args = DPOConfig(**dpo_config_kwargs(stage))
+    except ValueError as e:
+        raise ContrastiveError(f"TRL refused the configuration: {e}") from None
+    records = read_records(ensure_train_file(stage), cfg.max_questions)
+    pairs = build_preferences(records, backend=shared.backend, pairs_per_question=cfg.pairs_per_question,
+                              question_contrast=cfg.question_contrast, template=shared.system_prompt,
+                              include_inserts=shared.include_inserts, progress=progress)
+    write_preferences(pairs, out / PREFERENCES_FILE)
+    if not pairs:
+        raise ContrastiveError(f"no preference pair could be built from {len(records)} questions (no verified "
+                               f"near-miss); check the train file")
+    kinds: dict[str, int] = {}
+    for pair in pairs:
+        kinds[pair["kind"]] = kinds.get(pair["kind"], 0) + 1
+    log.info("%d preference pairs from %d questions: %s", len(pairs), len(records),
+             ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())))
+
+    model, tokenizer = load_model(shared.model, adapter=cfg.init_adapter, for_training=True,
+                                  dtype="bfloat16" if cfg.bf16 else None)
+    peft_config = None if cfg.init_adapter else LoraConfig(
+        r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
+        target_modules=list(cfg.lora_target_modules), task_type="CAUSAL_LM", bias="none")
+    dataset = Dataset.from_list([{k: p[k] for k in ("prompt", "chosen", "rejected")} for p in pairs])
+    trainer = DPOTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
+                         peft_config=peft_config)
+    start = time.perf_counter()
+    trainer.train()
+    seconds = time.perf_counter() - start
+    trainer.save_model(str(out / FINAL_ADAPTER))
+    summary = {"output_dir": str(out), "pairs": len(pairs), "questions": len(records), "kinds": kinds,
+               "steps": trainer.state.global_step, "seconds": round(seconds, 1),
+               "final_adapter": str(out / FINAL_ADAPTER)}
+    if trainer.is_world_process_zero():
+        tokenizer.save_pretrained(str(out / FINAL_ADAPTER))
+        trainer.state.save_to_json(str(out / "trainer_state.json"))
+        (out / "contrastive_summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    return summary
