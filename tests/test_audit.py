@@ -77,10 +77,11 @@ def test_order_counts_when_the_gold_orders():
 # --- DML: negatives differ by the database state ---------------------------------------------
 
 def test_dml_near_misses_leave_another_database_state():
-    # UPDATE ... WHERE: flipping the condition or dropping it updates other rows.
+    # UPDATE ... WHERE: flipping the condition or dropping it updates other rows (and so do the
+    # DML edits of `sqlgrpo.contrastive`, changing the SET value or sparing a row).
     gold = "UPDATE sales SET amount = 0 WHERE region = 'north'"
     misses = near_misses(gold, CTX)
-    assert {m["kind"] for m in misses} == {"flip_comparison", "drop_where"}
+    assert {"flip_comparison", "drop_where", "change_dml_value", "narrow_dml_where"} <= {m["kind"] for m in misses}
     g = execute(gold, CTX)
     for m in misses:
         c = execute(m["sql"], CTX)
@@ -139,7 +140,7 @@ def test_near_misses_are_deterministic_and_capped_per_kind():
 def test_duplicate_candidates_are_kept_once(monkeypatch):
     # An edit (registered like any other) that proposes the same query twice, and the gold's own
     # text: the first is kept once, the second never.
-    def twice(trees):
+    def twice(trees, example=None):  # an edit's signature: the gold's trees, its example database
         for text in ("SELECT SUM(amount) FROM sales", "SELECT  SUM(amount)  FROM sales;", GOLD):
             yield parse_gold(text)
 
@@ -171,7 +172,8 @@ ROWS = [
     {"sql": "UPDATE sales SET region = 'west' WHERE amount < 25", "sql_context": CTX},
     {"sql": "SELECT id FROM sales WHERE region = 'north' ORDER BY amount DESC", "sql_context": CTX},
     {"sql": "SELECT nope FROM sales", "sql_context": CTX},  # gold fails: skipped and counted
-    {"sql": "INSERT INTO sales VALUES (5, 'west', 50)", "sql_context": CTX},  # no edit applies
+    {"sql": "INSERT INTO sales VALUES (5, 'west', 50)", "sql_context": CTX},  # change_dml_value applies
+    {"sql": "SELECT COUNT(*) FROM sales", "sql_context": CTX},  # no edit applies: nothing to change
 ]
 
 
@@ -185,10 +187,10 @@ def test_audit_execution_reward_always_prefers_the_gold():
 
 
 def test_audit_counts_skipped_rows():
-    # One gold fails, one (an INSERT of constants) has no near-miss; the other four are scored.
+    # One gold fails, one (COUNT(*) of a whole table) has no near-miss; the other five are scored.
     report = audit_rewards(ROWS, progress=False)
     assert (report["rows"], report["skipped_gold_failed"], report["rows_without_near_misses"],
-            report["rows_scored"]) == (6, 1, 1, 4)
+            report["rows_scored"]) == (7, 1, 1, 5)
 
 
 def test_audit_sees_format_rewards_tie():

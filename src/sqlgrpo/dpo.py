@@ -55,7 +55,7 @@ def build_preferences(records: list[dict], *, backend: str = "sqlite", pairs_per
     pairs = []
     for record in tqdm(records, desc="near-misses", unit="question", disable=not progress):
         gold, context = record["sql"], record["sql_context"]
-        negatives = near_misses(gold, context, backend)[:pairs_per_question]
+        negatives = _round_robin(near_misses(gold, context, backend))[:pairs_per_question]
         negatives += others.get(str(record.get("id")), [])[:max(pairs_per_question - len(negatives), 0)]
         if not negatives:
             continue
@@ -66,6 +66,20 @@ def build_preferences(records: list[dict], *, backend: str = "sqlite", pairs_per
                           "rejected": [{"role": "assistant", "content": target_answer(negative["sql"], context, backend)}],
                           "kind": negative["kind"], "id": str(record.get("id", ""))})
     return pairs
+
+
+def _round_robin(items: list[dict]) -> list[dict]:
+    """Near-misses interleaved by edit kind (one of each kind, then the seconds, ...), so that a
+    small quota mixes kinds instead of taking the registry's first ones every time."""
+    by_kind: dict[str, list[dict]] = {}
+    for item in items:
+        by_kind.setdefault(item["kind"], []).append(item)
+    out = []
+    while any(by_kind.values()):
+        for queue in by_kind.values():
+            if queue:
+                out.append(queue.pop(0))
+    return out
 
 
 def write_preferences(pairs: list[dict], path: Path) -> None:
