@@ -140,19 +140,27 @@ def _run_demo(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------------------------
 # train
 
-def _add_train(sub: argparse._SubParsersAction) -> None:
+def _add_config_stage(sub: argparse._SubParsersAction, name: str, help_text: str, description: str,
+                      func: Callable[[argparse.Namespace], int]) -> None:
+    """A stage configured by the YAML config: `--config FILE` plus one flag per config field."""
     from .config import add_config_arguments
 
-    p = sub.add_parser(
-        "train", help="GRPO fine-tuning with TRL and LoRA, rewards computed by running SQL",
-        description=(
+    p = sub.add_parser(name, help=help_text, description=description,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_config_arguments(p, name)
+    p.set_defaults(func=func)
+
+
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    _add_config_stage(
+        sub, "train", "GRPO fine-tuning with TRL and LoRA, rewards computed by running SQL",
+        (
             "GRPO with TRL's GRPOTrainer and a LoRA adapter on the prepared training file. Every option "
             "can come from the YAML config (--config) and be overridden by its flag. Writes "
             "resolved_config.yaml, checkpoints, TensorBoard logs, final_adapter/ and trainer_state.json "
             "into --output-dir. Multi-GPU: accelerate launch -m sqlgrpo.cli train ..."),
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_config_arguments(p, "train")
-    p.set_defaults(func=_run_train)
+        _run_train)
 
 
 def _run_train(args: argparse.Namespace) -> int:
@@ -177,18 +185,14 @@ def _run_train(args: argparse.Namespace) -> int:
 # contrastive
 
 def _add_contrastive(sub: argparse._SubParsersAction) -> None:
-    from .config import add_config_arguments
-
-    p = sub.add_parser(
-        "contrastive", help="DPO on gold vs verified near-miss SQL (a preference stage before GRPO)",
-        description=(
+    _add_config_stage(
+        sub, "contrastive", "DPO on gold vs verified near-miss SQL (a preference stage before GRPO)",
+        (
             "Build preference pairs (chosen: the gold answer; rejected: a near-miss one AST edit away, "
             "verified by execution to give another outcome), write them to preferences.jsonl, and train a "
             "LoRA adapter with TRL's DPOTrainer into --output-dir/final_adapter. Start GRPO from it with "
             "`sqlgrpo train --init-adapter DIR/final_adapter`."),
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_config_arguments(p, "contrastive")
-    p.set_defaults(func=_run_contrastive)
+        _run_contrastive)
 
 
 def _run_contrastive(args: argparse.Namespace) -> int:
@@ -210,19 +214,15 @@ def _run_contrastive(args: argparse.Namespace) -> int:
 # eval, ask, compare
 
 def _add_eval(sub: argparse._SubParsersAction) -> None:
-    from .config import add_config_arguments
-
-    p = sub.add_parser(
-        "eval", help="answers on held-out questions: execution accuracy, format, errors, LLM judge, HTML report",
-        description=(
+    _add_config_stage(
+        sub, "eval", "answers on held-out questions: execution accuracy, format, errors, LLM judge, HTML report",
+        (
             "Generate answers for the eval file (batched; greedy, or --num-samples K for pass@K and "
             "self-consistency), score them by execution against the gold with the reward's comparison, "
             "optionally ask an LLM judge (OPENAI_API_KEY or --judge-base-url; skipped otherwise), and write "
             "evaluation_results.json, evaluation_summary.csv/.txt, metrics.json and report.html. "
             "--resume continues an interrupted run without regenerating or re-judging."),
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_config_arguments(p, "eval")
-    p.set_defaults(func=_run_eval)
+        _run_eval)
 
 
 def _run_eval(args: argparse.Namespace) -> int:
