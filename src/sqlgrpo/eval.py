@@ -67,8 +67,21 @@ def exact_match(pred_sql: str | None, gold: str, backend: str = "sqlite") -> boo
     pred_trees, gold_trees = parse_statements(pred_sql, backend), parse_statements(gold, backend)
     if not pred_trees or not gold_trees:
         return False
-    render = lambda trees: ";".join(t.sql(dialect=backend, normalize=True, pretty=False) for t in trees)  # noqa: E731
-    return render(pred_trees) == render(gold_trees)
+    return _normalized_sql(pred_trees, backend) == _normalized_sql(gold_trees, backend)
+
+
+def _normalized_sql(trees: list, backend: str) -> str:
+    """Statements rendered with identifiers unquoted and case-folded (`"Name"`, `name` and
+    `NAME` are the same column to SQLite), keywords and whitespace normalized."""
+    from sqlglot import exp
+
+    out = []
+    for tree in trees:
+        tree = tree.copy()
+        for ident in tree.find_all(exp.Identifier):
+            ident.set("quoted", False)
+        out.append(tree.sql(dialect=backend, normalize=True, pretty=False))
+    return ";".join(out)
 
 
 def score_answer(raw_output: str, record: dict, backend: str = "sqlite") -> dict:
@@ -190,7 +203,7 @@ def compute_metrics(records: list[dict]) -> dict:
     metrics["tokens_mean"] = round(sum(tokens) / len(tokens), 2) if tokens else None
     metrics["latency_mean_s"] = round(sum(latency) / len(latency), 4) if latency else None
     metrics["tokens_per_s"] = round(sum(tokens) / sum(latency), 2) if latency and sum(latency) > 0 else None
-    k = max((len(r.get("samples") or []) for r in records), default=1)
+    k = max(1, max((len(r.get("samples") or []) for r in records), default=1))
     metrics["num_samples"] = k
     if k > 1:
         metrics["pass_at_k"] = round(_rate(records, "pass_at_k"), 4)
@@ -235,6 +248,14 @@ def _read_generations(path: Path) -> dict[str, dict]:
     return done
 
 
+def _drop_cut_line(path: Path) -> None:
+    """A kill mid-write leaves a last line without its newline: cut it off, so that the entry
+    generated again starts on a line of its own."""
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        path.write_bytes(data[:data.rfind(b"\n") + 1])
+
+
 def generate_all(records: list[dict], generate_batch: Callable[[list[dict]], list[dict]], path: Path,
                  batch_size: int, resume: bool, progress: bool = True) -> dict[str, dict]:
     """Generations for every record, appended to `path` batch by batch as they are made."""
@@ -243,6 +264,8 @@ def generate_all(records: list[dict], generate_batch: Callable[[list[dict]], lis
     done = _read_generations(path) if resume else {}
     if not resume and path.exists():
         path.unlink()
+    if resume and path.exists():
+        _drop_cut_line(path)
     todo = [r for r in records if str(r["id"]) not in done]
     if done:
         log.info("resuming: %d of %d generations already saved in %s", len(records) - len(todo), len(records), path)
