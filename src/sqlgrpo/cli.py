@@ -182,6 +182,34 @@ def _run_train(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------------------------
+# sft
+
+def _add_sft(sub: argparse._SubParsersAction) -> None:
+    _add_config_stage(
+        sub, "sft", "supervised warm-up on gold answers in the <reasoning>/<sql> format (TRL SFTTrainer, LoRA)",
+        ("Train a LoRA adapter with TRL's SFTTrainer on the prepared training file: prompt as in the other "
+         "stages, completion = the gold in the answer format with a short reasoning built from its tables and "
+         "columns; loss on the completion only. Writes --output-dir/final_adapter; start GRPO from it with "
+         "`sqlgrpo train --init-adapter DIR/final_adapter`."),
+        _run_sft)
+
+
+def _run_sft(args: argparse.Namespace) -> int:
+    from .config import ConfigError, resolve_from_args
+    from .sft import SftError, run_sft
+    from .train import TrainError
+
+    try:
+        summary = run_sft(resolve_from_args("sft", args))
+    except (ConfigError, SftError, TrainError, OSError) as e:
+        log.error("sft failed: %s", e)
+        return EXIT_FAILED
+    log.info("SFT on %d examples, %d steps in %.0f s; adapter: %s", summary["examples"], summary["steps"],
+             summary["seconds"], summary["final_adapter"])
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------------------------
 # contrastive
 
 def _add_contrastive(sub: argparse._SubParsersAction) -> None:
@@ -321,7 +349,7 @@ def _add_audit(sub: argparse._SubParsersAction) -> None:
 
 
 STAGES: list[Callable[[argparse._SubParsersAction], None]] = [
-    _add_prepare, _add_contrastive, _add_train, _add_eval, _add_compare, _add_ask, _add_audit, _add_demo]
+    _add_prepare, _add_sft, _add_contrastive, _add_train, _add_eval, _add_compare, _add_ask, _add_audit, _add_demo]
 
 
 def build_parser() -> argparse.ArgumentParser:

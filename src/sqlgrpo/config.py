@@ -181,8 +181,34 @@ class ContrastiveConfig:
     bf16: bool = _help("bfloat16 training (GPU)", False)
 
 
+@dataclass
+class SftConfig:
+    """The `sft` section: a supervised warm-up on gold answers in the target format (TRL's
+    SFTTrainer, LoRA, loss on the answer only)."""
+
+    output_dir: str = _help("where checkpoints and final_adapter go", str(paths.output_dir("sft")))
+    max_steps: int = _help("optimizer steps", 60)
+    learning_rate: float = _help("peak learning rate (LoRA on a small model learns the format fast)", 2e-4)
+    lr_scheduler_type: str = _help("learning-rate schedule", "cosine")
+    warmup_ratio: float = _help("share of steps spent warming up", 0.1)
+    per_device_train_batch_size: int = _help("examples per device per micro-step", 4)
+    gradient_accumulation_steps: int = _help("micro-steps per optimizer step", 1)
+    max_questions: int | None = _help("use at most this many training questions (null: all)", None)
+    lora_r: int = _help("LoRA rank", 32)
+    lora_alpha: int = _help("LoRA alpha", 32)
+    lora_dropout: float = _help("LoRA dropout", 0.05)
+    lora_target_modules: list[str] = _help("modules that get LoRA adapters",
+                                           default_factory=lambda: list(LORA_ALL_PROJECTIONS))
+    logging_steps: int = _help("log every N steps", 1)
+    save_steps: int = _help("save a checkpoint every N steps", 50)
+    save_total_limit: int = _help("keep at most this many checkpoints", 2)
+    report_to: list[str] = _help("logging integrations: tensorboard, wandb, none", default_factory=lambda: ["tensorboard"])
+    bf16: bool = _help("bfloat16 training (GPU)", False)
+
+
 # The stages and their sections. Later stages add theirs here.
-SECTIONS: dict[str, type] = {"train": TrainConfig, "eval": EvalConfig, "contrastive": ContrastiveConfig}
+SECTIONS: dict[str, type] = {"sft": SftConfig, "train": TrainConfig, "eval": EvalConfig,
+                             "contrastive": ContrastiveConfig}
 
 
 @dataclass
