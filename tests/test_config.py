@@ -204,9 +204,9 @@ def test_unknown_key_in_another_stages_section_fails_this_stage_too(tmp_path, mo
 
 
 def test_section_of_an_unregistered_stage_is_an_unknown_key(tmp_path):
-    # `sft:` is not a stage with a config section yet: reported, not silently ignored.
-    path = write_yaml(tmp_path / "bad.yaml", {"sft": {"max_steps": 2}})
-    with pytest.raises(ConfigError, match="unknown key 'sft'"):
+    # `pretrain:` is no stage with a config section: reported, not silently ignored.
+    path = write_yaml(tmp_path / "bad.yaml", {"pretrain": {"max_steps": 2}})
+    with pytest.raises(ConfigError, match="unknown key 'pretrain'"):
         resolve("train", path)
 
 
