@@ -92,28 +92,20 @@ def write_preferences(pairs: list[dict], path: Path) -> None:
 
 def dpo_config_kwargs(stage: StageConfig, *, has_gpu: bool | None = None) -> dict[str, Any]:
     """TRL DPOConfig keyword arguments for this run (testable without a GPU)."""
-    from .train import gpu_available
+    from .train import trainer_kwargs
 
-    shared, cfg = stage.shared, stage.section
-    has_gpu = gpu_available() if has_gpu is None else has_gpu
-    report_to = [r for r in cfg.report_to if r and r != "none"]
-    return dict(output_dir=cfg.output_dir, max_steps=cfg.max_steps, learning_rate=cfg.learning_rate,
-                lr_scheduler_type=cfg.lr_scheduler_type, warmup_steps=cfg.warmup_ratio, beta=cfg.beta,
-                loss_type=[cfg.loss_type], per_device_train_batch_size=cfg.per_device_train_batch_size,
-                gradient_accumulation_steps=cfg.gradient_accumulation_steps, max_length=shared.max_seq_length,
-                logging_steps=cfg.logging_steps, save_strategy="steps", save_steps=cfg.save_steps,
-                save_total_limit=cfg.save_total_limit, report_to=report_to or "none", seed=shared.seed,
-                bf16=cfg.bf16, use_cpu=not has_gpu)
+    cfg = stage.section
+    return dict(**trainer_kwargs(stage, has_gpu=has_gpu), beta=cfg.beta, loss_type=[cfg.loss_type],
+                max_length=stage.shared.max_seq_length)
 
 
 def run_contrastive(stage: StageConfig, *, progress: bool = True) -> dict:
     """Build the preference pairs, write them, train DPO; returns a summary."""
     from datasets import Dataset
-    from peft import LoraConfig
     from trl import DPOConfig, DPOTrainer
 
     from .models import load_model
-    from .train import ensure_train_file, read_records
+    from .train import ensure_train_file, lora_config, read_records, save_final
 
     shared, cfg = stage.shared, stage.section
     if cfg.bf16:
@@ -144,21 +136,15 @@ def run_contrastive(stage: StageConfig, *, progress: bool = True) -> dict:
 
     model, tokenizer = load_model(shared.model, adapter=cfg.init_adapter, for_training=True,
                                   dtype="bfloat16" if cfg.bf16 else None)
-    peft_config = None if cfg.init_adapter else LoraConfig(
-        r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
-        target_modules=list(cfg.lora_target_modules), task_type="CAUSAL_LM", bias="none")
+    peft_config = None if cfg.init_adapter else lora_config(cfg)
     dataset = Dataset.from_list([{k: p[k] for k in ("prompt", "chosen", "rejected")} for p in pairs])
     trainer = DPOTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
                          peft_config=peft_config)
     start = time.perf_counter()
     trainer.train()
     seconds = time.perf_counter() - start
-    trainer.save_model(str(out / FINAL_ADAPTER))
     summary = {"output_dir": str(out), "pairs": len(pairs), "questions": len(records), "kinds": kinds,
                "steps": trainer.state.global_step, "seconds": round(seconds, 1),
                "final_adapter": str(out / FINAL_ADAPTER)}
-    if trainer.is_world_process_zero():
-        tokenizer.save_pretrained(str(out / FINAL_ADAPTER))
-        trainer.state.save_to_json(str(out / "trainer_state.json"))
-        (out / "contrastive_summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    save_final(trainer, tokenizer, out, summary, "contrastive_summary.json")
     return summary

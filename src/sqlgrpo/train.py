@@ -81,13 +81,13 @@ def reward_setup(weights: dict[str, float]) -> tuple[list[Callable], list[float]
     return [get_reward(n) for n in names], [float(weights[n]) for n in names], names
 
 
-def grpo_config_kwargs(stage: StageConfig, *, has_gpu: bool | None = None) -> dict[str, Any]:
-    """The keyword arguments of TRL's GRPOConfig for this run (a plain dict, testable on CPU)."""
+def trainer_kwargs(stage: StageConfig, *, has_gpu: bool | None = None) -> dict[str, Any]:
+    """The TrainingArguments fields every training stage (sft, contrastive, train) sets the same
+    way from its section: steps, schedule, batch, logging, checkpoints, seed, device."""
     shared, cfg = stage.shared, stage.section
     has_gpu = gpu_available() if has_gpu is None else has_gpu
-    _, weights, _ = reward_setup(cfg.reward_weights)
     report_to = [r for r in cfg.report_to if r and r != "none"]
-    kwargs: dict[str, Any] = dict(
+    return dict(
         output_dir=cfg.output_dir,
         max_steps=cfg.max_steps,
         learning_rate=cfg.learning_rate,
@@ -95,6 +95,23 @@ def grpo_config_kwargs(stage: StageConfig, *, has_gpu: bool | None = None) -> di
         warmup_steps=cfg.warmup_ratio,  # transformers 5: a float in [0, 1) is a ratio of max_steps
         per_device_train_batch_size=cfg.per_device_train_batch_size,
         gradient_accumulation_steps=cfg.gradient_accumulation_steps,
+        logging_steps=cfg.logging_steps,
+        save_strategy="steps",
+        save_steps=cfg.save_steps,
+        save_total_limit=cfg.save_total_limit,
+        report_to=report_to or "none",
+        seed=shared.seed,
+        bf16=cfg.bf16,
+        use_cpu=not has_gpu,
+    )
+
+
+def grpo_config_kwargs(stage: StageConfig, *, has_gpu: bool | None = None) -> dict[str, Any]:
+    """The keyword arguments of TRL's GRPOConfig for this run (a plain dict, testable on CPU)."""
+    shared, cfg = stage.shared, stage.section
+    _, weights, _ = reward_setup(cfg.reward_weights)
+    kwargs: dict[str, Any] = dict(
+        **trainer_kwargs(stage, has_gpu=has_gpu),
         num_generations=cfg.num_generations,
         max_completion_length=cfg.max_completion_length,
         temperature=cfg.temperature,
@@ -105,16 +122,8 @@ def grpo_config_kwargs(stage: StageConfig, *, has_gpu: bool | None = None) -> di
         num_iterations=cfg.num_iterations,
         epsilon=cfg.epsilon,
         reward_weights=weights,
-        logging_steps=cfg.logging_steps,
-        save_strategy="steps",
-        save_steps=cfg.save_steps,
-        save_total_limit=cfg.save_total_limit,
-        report_to=report_to or "none",
         log_completions=cfg.log_completions,
         num_completions_to_print=2,
-        seed=shared.seed,
-        bf16=cfg.bf16,
-        use_cpu=not has_gpu,
         activation_checkpointing=cfg.gradient_checkpointing,
         remove_unused_columns=False,  # the rewards read the dataset's sql / sql_context columns
     )
@@ -128,7 +137,8 @@ def grpo_config_kwargs(stage: StageConfig, *, has_gpu: bool | None = None) -> di
     return kwargs
 
 
-def lora_config(cfg: TrainConfig) -> Any:
+def lora_config(cfg: Any) -> Any:
+    """A fresh LoRA adapter as a section's lora_* fields describe it (sft, contrastive, train)."""
     from peft import LoraConfig
 
     return LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
@@ -296,6 +306,17 @@ def heldout_callback(trainer_ref: dict, records: list[dict], tokenizer: Any, sta
 
 # --------------------------------------------------------------------------------------------
 # The run
+
+def save_final(trainer: Any, tokenizer: Any, out: Path, summary: dict, summary_name: str) -> None:
+    """The end of a training stage: the adapter in out/final_adapter (saved on every process:
+    DeepSpeed/FSDP gather the weights there), then, on the main process, its tokenizer,
+    trainer_state.json and the stage's summary file."""
+    trainer.save_model(str(out / FINAL_ADAPTER))
+    if trainer.is_world_process_zero():
+        tokenizer.save_pretrained(str(out / FINAL_ADAPTER))
+        trainer.state.save_to_json(str(out / TRAINER_STATE))
+        (out / summary_name).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+
 
 def _weights_sharded(args: Any) -> bool:
     """Whether the run shards the weights across processes (DeepSpeed ZeRO-3 or FSDP)."""
