@@ -43,6 +43,7 @@ from sqlgrpo.eval import (
     generate_all,
     load_run,
     score_answer,
+    score_rewards,
     self_consistent,
     summary_text,
 )
@@ -187,6 +188,27 @@ FOUR = [
     sample("correct", "aggregation", correct=True, valid=True, soft=True, tokens=20, latency=1.0),
     sample("wrong_result", "aggregation", valid=True, tokens=30, latency=2.0),
 ]
+def _result(output: str) -> dict:
+    return {"raw_output": output, "gold": DOGS["sql"], "context": DOGS["sql_context"]}
+
+
+def test_mean_reward_is_the_weighted_sum_of_the_training_rewards():
+    # The eval scores answers with GRPO's own rewards: a correct answer in the format earns the
+    # execution reward, no SQL earns none of it; the mean is over answers.
+    weights = {"execution_reward": 2.0, "strict_format_reward": 1.0}
+    results = [_result(RIGHT), _result(NO_SQL)]
+    summary = score_rewards(results, weights)
+    assert results[0]["rewards"] == {"execution_reward": 1.0, "strict_format_reward": 1.0}
+    assert results[0]["reward"] == 3.0 and results[1]["reward"] == 0.0
+    assert summary["mean_reward"] == 1.5
+    assert summary["reward_means"] == {"execution_reward": 0.5, "strict_format_reward": 0.5}
+
+
+def test_an_unknown_reward_weight_is_named():
+    with pytest.raises(EvalError, match="unknown reward 'exec_reward'"):
+        score_rewards([_result(RIGHT)], {"exec_reward": 1.0})
+
+
 # (rate, count) per rate over FOUR.
 FOUR_RATES = {"execution_accuracy": (0.5, 2), "strict_execution_accuracy": (0.25, 1), "exact_match": (0.25, 1),
               "valid_sql_rate": (0.75, 3), "format_compliance": (0.25, 1), "soft_format_rate": (0.5, 2)}

@@ -144,6 +144,9 @@ class EvalConfig:
                                        None)
     judge_concurrency: int = _help("judge requests in flight at once", 4)
     resume: bool = _help("continue an interrupted run: reuse saved generations and cached verdicts", False)
+    reward_weights: dict[str, float] = _help("weights of sqlgrpo.rewards.REWARDS for the answers' mean_reward in "
+                                             "metrics.json (use the train section's to compare with training)",
+                                             default_factory=lambda: _default_weights())
     use_vllm: bool = _help("generate with vLLM (GPU, pip install -e '.[gpu]')", False)
 
 
@@ -179,6 +182,7 @@ class ContrastiveConfig:
     save_total_limit: int = _help("keep at most this many checkpoints", 2)
     report_to: list[str] = _help("logging integrations: tensorboard, wandb, none", default_factory=lambda: ["tensorboard"])
     bf16: bool = _help("bfloat16 training (GPU)", False)
+    gradient_checkpointing: bool = _help("trade compute for memory on large models", False)
 
 
 @dataclass
@@ -204,6 +208,7 @@ class SftConfig:
     save_total_limit: int = _help("keep at most this many checkpoints", 2)
     report_to: list[str] = _help("logging integrations: tensorboard, wandb, none", default_factory=lambda: ["tensorboard"])
     bf16: bool = _help("bfloat16 training (GPU)", False)
+    gradient_checkpointing: bool = _help("trade compute for memory on large models", False)
 
 
 # The stages and their sections. Later stages add theirs here.

@@ -356,6 +356,7 @@ def evaluate(stage: StageConfig, *, progress: bool = True) -> dict:
     shared, cfg = stage.shared, stage.section
     if cfg.num_samples < 1:
         raise EvalError(f"--num-samples must be at least 1, got {cfg.num_samples}")
+    check_reward_weights(cfg.reward_weights)
     if cfg.use_vllm:
         from .train import _importable, gpu_available
 
@@ -390,12 +391,46 @@ def evaluate(stage: StageConfig, *, progress: bool = True) -> dict:
 
     results = [_sample_record(r, generations[str(r["id"])], shared.backend) for r in kept]
     metrics = compute_metrics(results)
+    metrics.update(score_rewards(results, cfg.reward_weights, shared.backend))
     metrics.update({"model": model_name, "adapter": cfg.adapter, "eval_file": str(eval_path),
                     "prompts_dropped": dropped, "generation_seconds": round(generation_s, 2),
                     "backend": shared.backend})
     _run_judge(stage, results, metrics, out, progress)
     write_outputs(out, results, metrics)
     return metrics
+
+
+def check_reward_weights(weights: dict[str, float]) -> None:
+    from .rewards import REWARDS
+
+    unknown = [name for name in weights if name not in REWARDS]
+    if unknown:
+        raise EvalError(f"unknown reward {unknown[0]!r} in reward_weights; valid rewards: {', '.join(REWARDS)}")
+
+
+def score_rewards(results: list[dict], weights: dict[str, float], backend: str = "sqlite") -> dict:
+    """The training rewards on each result's (first) answer: sets `reward` (the weighted sum, as
+    GRPO adds them up) and `rewards` (per function) on every result, and returns `mean_reward`
+    and `reward_means` for metrics.json. A reward that cannot judge a sample (None) adds nothing
+    to its sum, as in TRL."""
+    from .rewards import get_reward
+
+    check_reward_weights(weights)
+    if not results:
+        return {"mean_reward": None, "reward_means": {}, "reward_weights": dict(weights)}
+    columns = {"sql": [r["gold"] for r in results], "sql_context": [r["context"] for r in results],
+               "backend": [backend] * len(results)}
+    completions = [r.get("raw_output") or "" for r in results]
+    scores = {name: get_reward(name)(completions, **columns) for name in weights}
+    means = {}
+    for name, values in scores.items():
+        judged = [v for v in values if v is not None]
+        means[name] = round(sum(judged) / len(judged), 4) if judged else None
+    for i, r in enumerate(results):
+        r["rewards"] = {name: values[i] for name, values in scores.items()}
+        r["reward"] = round(sum(weights[name] * v for name, v in r["rewards"].items() if v is not None), 4)
+    return {"mean_reward": round(sum(r["reward"] for r in results) / len(results), 4), "reward_means": means,
+            "reward_weights": dict(weights)}
 
 
 def _sample_record(record: dict, generation: dict, backend: str) -> dict:
@@ -455,6 +490,9 @@ def summary_text(metrics: dict) -> str:
         k = metrics["num_samples"]
         lines.append(f"{f'pass@{k}':28s} {100 * metrics['pass_at_k']:6.1f}%")
         lines.append(f"{'self_consistency_accuracy':28s} {100 * metrics['self_consistency_accuracy']:6.1f}%")
+    if metrics.get("mean_reward") is not None:
+        parts = ", ".join(f"{k.removesuffix('_reward')} {v}" for k, v in (metrics.get("reward_means") or {}).items())
+        lines.append(f"{'mean_reward':28s} {metrics['mean_reward']:7.3f}  ({parts})")
     lines.append("")
     lines.append("by complexity: " + ", ".join(f"{cls} {100 * m['execution_accuracy']:.0f}% (n={m['n']})"
                                                for cls, m in metrics["by_complexity"].items()))
