@@ -2,8 +2,10 @@
 
 `sqlgrpo.eval` writes `metrics.json` and `evaluation_results.json` into a run folder and calls
 `render_eval_report(metrics, results, out_path)`; comparing two run folders calls
-`render_compare_report(metrics_a, metrics_b, out_path, ...)`. `render_training_curves` draws the
-reward curves of a TRL `trainer_state.json` for the demo report.
+`render_compare_report(metrics_a, metrics_b, out_path, ...)`. `sqlgrpo demo` evaluates the model
+after each stage and calls `render_demo_report(summary, out_path, ...)`: the runs side by side,
+what changed between them in plain words (`metric_deltas`), and the training curves of each stage
+(`render_training_curves` for GRPO's rewards, `render_loss_curves` for the supervised losses).
 
 Each report is one HTML file that works offline: inline CSS, a few lines of inline JavaScript for
 the failure filter, and plots embedded as base64 PNG images (matplotlib, Agg backend), so it can be
@@ -26,7 +28,9 @@ import base64
 import html
 import io
 import logging
+import json
 import math
+import os
 import textwrap
 from dataclasses import dataclass
 from datetime import datetime
@@ -84,7 +88,7 @@ class Metric:
 
     key: str
     label: str
-    unit: str = "fraction"  # fraction | tokens | seconds | rate
+    unit: str = "fraction"  # fraction | tokens | seconds | rate | score
     per_sample: str | None = None  # the boolean result field this fraction is the mean of
     higher_is_better: bool | None = True  # None: neither direction is better (answer length)
     optional: bool = False  # shown only when the run computed it
@@ -94,9 +98,9 @@ HEADLINE_METRICS = (
     Metric("execution_accuracy", "Execution accuracy", per_sample="correct"),
     Metric("strict_execution_accuracy", "Strict execution accuracy", per_sample="strict_correct"),
     Metric("exact_match", "Exact match", per_sample="exact_match"),
-    Metric("valid_sql_rate", "Valid SQL rate"),
+    Metric("valid_sql_rate", "Valid SQL rate", per_sample="valid_sql"),
     Metric("format_compliance", "Format compliance", per_sample="format_strict"),
-    Metric("soft_format_rate", "Soft format rate"),
+    Metric("soft_format_rate", "Soft format rate", per_sample="format_soft"),
     Metric("pass_at_k", "pass@k", optional=True),
     Metric("self_consistency_accuracy", "Self-consistency accuracy", optional=True),
     Metric("tokens_mean", "Tokens per answer (mean)", unit="tokens", higher_is_better=None),
@@ -104,6 +108,9 @@ HEADLINE_METRICS = (
     Metric("tokens_per_s", "Generation speed", unit="rate"),
 )
 CLASS_METRICS = tuple(m for m in HEADLINE_METRICS if m.unit == "fraction" and not m.optional)
+# The weighted sum of the GRPO rewards on the eval answers: a plain number, and not a mean of
+# booleans, so it gets a difference between runs but no interval.
+MEAN_REWARD = Metric("mean_reward", "Mean reward", unit="score")
 
 
 # --- numbers ---------------------------------------------------------------------------------
@@ -130,7 +137,12 @@ def format_fraction(fraction: Any, n: Any = None) -> str:
         return MISSING
     if not total:
         return f"{100 * value:.1f}%"
-    return f"{100 * value:.1f}% ({round(value * total)}/{total})"
+    return f"{100 * value:.1f}% ({_fraction_count(value, total)}/{total})"
+
+
+def _fraction_count(fraction: float | None, n: int | None) -> int | None:
+    """How many of n samples a fraction stands for (exact for a mean of n booleans)."""
+    return None if fraction is None or not n else round(fraction * n)
 
 
 def _format_value(metric: Metric, value: Any) -> str:
@@ -143,6 +155,8 @@ def _format_value(metric: Metric, value: Any) -> str:
         return f"{number:.2f} s"
     if metric.unit == "rate":
         return f"{number:.1f} tok/s"
+    if metric.unit == "score":
+        return f"{number:.3f}"
     return f"{number:.1f}"
 
 
@@ -158,6 +172,8 @@ def _format_delta(metric: Metric, delta: float) -> str:
         return _signed(100 * delta, 1, " pp")
     if metric.unit == "seconds":
         return _signed(delta, 2, " s")
+    if metric.unit == "score":
+        return _signed(delta, 3)
     return _signed(delta, 1)
 
 
@@ -239,6 +255,11 @@ def _chart_label(text: Any) -> str:
     if len(text) > MAX_CHART_LABEL_CHARS:
         text = text[: MAX_CHART_LABEL_CHARS - 1] + "…"
     return text.replace("$", r"\$")
+
+
+def _markers(points: int) -> dict:
+    """Point markers for a curve of few logged steps; a long curve reads better as a plain line."""
+    return {"marker": "o", "markersize": 3} if points <= MAX_MARKED_POINTS else {}
 
 
 def _style_axes(ax, grid_axis: str) -> None:
@@ -371,7 +392,7 @@ def render_training_curves(log_history: list[dict], out_png_or_none: str | Path 
                          f"({len(log_history or [])} entries): train until the first logging step "
                          "(logging_steps) or pass trainer_state.json's log_history")
     components = sorted({k for _, rewards, _ in points for k in rewards if k != "reward"})
-    marker = {"marker": "o", "markersize": 3} if len(points) <= MAX_MARKED_POINTS else {}
+    marker = _markers(len(points))
     plt = _pyplot()
     fig, axes = plt.subplots(1, 2 if components else 1, figsize=(WIDE_CHART_WIDTH_IN, WIDE_CHART_HEIGHT_IN),
                              squeeze=False)
@@ -405,6 +426,73 @@ def render_training_curves(log_history: list[dict], out_png_or_none: str | Path 
         out.write_bytes(base64.b64decode(uri.split(",", 1)[1]))
         log.info("training curves written to %s", out)
     return uri
+
+
+def _logged(log_history: Any, key: str) -> list[tuple[float, float]]:
+    """(step, value) of each log entry with a finite `key`; an entry without a step goes by its index."""
+    points = []
+    for index, entry in enumerate(log_history if isinstance(log_history, list) else []):
+        value = _number(entry.get(key)) if isinstance(entry, Mapping) else None
+        if value is not None:
+            step = _number(entry.get("step"))
+            points.append((index if step is None else step, value))
+    return points
+
+
+def render_loss_curves(histories: Mapping[str, list[dict]]) -> str:
+    """The training loss per step of the supervised stages, as a PNG data URI.
+
+    `histories` maps a stage label ("SFT", "contrastive (DPO)") to its TRL `trainer_state.json`
+    `log_history`; entries without "loss" (eval logs, the end-of-training summary, whose loss is
+    "train_loss") are skipped. When a history logs DPO's "rewards/margins" or
+    "rewards/accuracies", a second panel shows them: is the model learning to prefer the chosen
+    answer? A stage keeps its colour in both panels.
+
+    Raises ValueError when no history has a loss entry.
+    """
+    histories = histories if isinstance(histories, Mapping) else {}
+    colors = {label: f"C{i}" for i, label in enumerate(histories)}
+    losses = {label: points for label, h in histories.items() if (points := _logged(h, "loss"))}
+    if not losses:
+        stages = ", ".join(map(str, histories)) or "none"
+        raise ValueError(f"no log_history has an entry with 'loss' (stages: {stages}): train until the first "
+                         "logging step (logging_steps) or pass trainer_state.json's log_history")
+    margins = {label: points for label, h in histories.items() if (points := _logged(h, "rewards/margins"))}
+    accuracies = {label: points for label, h in histories.items() if (points := _logged(h, "rewards/accuracies"))}
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2 if margins or accuracies else 1, figsize=(WIDE_CHART_WIDTH_IN, WIDE_CHART_HEIGHT_IN),
+                             squeeze=False)
+    ax = axes[0][0]
+    for label, points in losses.items():
+        ax.plot([s for s, _ in points], [v for _, v in points], color=colors[label], label=_chart_label(label),
+                **_markers(len(points)))
+    ax.set_title("training loss", fontsize=10)
+    ax.set_xlabel("step")
+    ax.xaxis.set_major_locator(_integer_ticks())  # steps: no "1.5" tick on a short run
+    ax.legend(frameon=False, fontsize=8)
+    _style_axes(ax, "y")
+    if margins or accuracies:
+        ax = axes[0][1]
+        for label, points in margins.items():
+            ax.plot([s for s, _ in points], [v for _, v in points], color=colors[label],
+                    label=_chart_label(f"{label}: margin"), **_markers(len(points)))
+        # accuracy is a share (0-1) and margins are log-ratio units: one y axis each
+        acc_ax = ax.twinx() if margins else ax
+        for label, points in accuracies.items():
+            acc_ax.plot([s for s, _ in points], [v for _, v in points], color=colors[label], linestyle="--",
+                        label=_chart_label(f"{label}: accuracy"), **_markers(len(points)))
+        acc_ax.set_ylim(0, 1.05)
+        acc_ax.set_ylabel("preference accuracy", fontsize=9)
+        if margins:
+            ax.set_ylabel("reward margin (chosen − rejected)", fontsize=9)
+        handles = [h for a in dict.fromkeys((ax, acc_ax)) for h in a.get_legend_handles_labels()[0]]
+        ax.legend(handles=handles, frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.12, 1.0))
+        ax.set_title("preference stage: chosen vs rejected", fontsize=10)
+        ax.set_xlabel("step")
+        ax.xaxis.set_major_locator(_integer_ticks())
+        _style_axes(ax, "y")
+    fig.tight_layout()
+    return figure_data_uri(fig)
 
 
 # --- HTML pieces -----------------------------------------------------------------------------
@@ -692,9 +780,18 @@ def _failures_section(results: list[Mapping]) -> str:
 
 
 def _write(out_path: str | Path, page: str, what: str) -> Path:
+    """Write a page atomically: a reader (or a browser refreshing) never sees half a report."""
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(page, encoding="utf-8")
+    # beside the target (os.replace is atomic within one file system); a plain write_text keeps the
+    # usual file permissions, which mkstemp's private 0600 would not
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(page, encoding="utf-8")
+        os.replace(tmp, out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     log.info("%s written to %s (%.0f kB)", what, out, out.stat().st_size / 1024)
     return out
 
@@ -802,6 +899,55 @@ def _verdict(d: _Delta) -> str:
     return "beyond noise (95%)"
 
 
+def _match_by_id(results_a: list | None, results_b: list | None, label_a: str,
+                 label_b: str) -> tuple[list[tuple[Mapping, Mapping]], str | None]:
+    """The samples of two runs matched by id, and a warning when the runs hold different samples.
+
+    Intervals may be paired only on the same samples: pairs and no warning. With a warning, the
+    pairs are the samples the runs have in common (enough to list flips, not to pair intervals).
+    """
+    by_id_a, by_id_b = _results_by_id(results_a, label_a), _results_by_id(results_b, label_b)
+    if by_id_a is None or by_id_b is None:
+        return [], None
+    common = [k for k in by_id_a if k in by_id_b]
+    pairs = [(by_id_a[k], by_id_b[k]) for k in common]
+    if not pairs or len(common) == len(by_id_a) == len(by_id_b):
+        return pairs, None
+    return pairs, (f"The results hold different samples ({len(by_id_a)} in {label_a}, {len(by_id_b)} in "
+                   f"{label_b}, {len(common)} in both): intervals are unpaired, flips cover the common ones.")
+
+
+def _fraction_delta(metric: Metric, v_a: float | None, n_a: int | None, v_b: float | None, n_b: int | None,
+                    pairs: list[tuple[Mapping, Mapping]] | None) -> _Delta:
+    """B − A of a headline fraction, with its interval paired when the samples match."""
+    d = (pairs and _paired(metric, pairs)) or _unpaired(v_a, n_a, v_b, n_b)
+    if v_a is not None and v_b is not None:
+        d.delta = v_b - v_a  # show the headline difference; the interval may be paired
+    return d
+
+
+def _shown(metric: Metric, value: Any, n: int | None) -> str:
+    return format_fraction(value, n) if metric.unit == "fraction" else _format_value(metric, value)
+
+
+def _delta_row(metric: Metric, label: str, shown_a: str, shown_b: str, d: _Delta) -> str:
+    noise = d.interval is not None and _within_noise(d.interval)
+    delta_text = MISSING if d.delta is None else _format_delta(metric, d.delta)
+    interval = MISSING if d.interval is None else _format_interval(d.interval)
+    if d.paired_n:
+        interval += f' <span class="muted">paired, {d.paired_n}</span>'
+    return (f'<tr data-metric="{_e(metric.key)}"><td>{_e(label)}</td>'
+            f'<td class="num">{_e(shown_a)}</td><td class="num">{_e(shown_b)}</td>'
+            f'<td class="num delta {_delta_class(metric, d.delta, noise)}">{_e(delta_text)}</td>'
+            f'<td class="num">{interval}</td><td class="verdict">{_verdict(d)}</td></tr>')
+
+
+def _delta_table(table_id: str, label_a: str, label_b: str, rows: list[str]) -> str:
+    return (f'<table id="{_e(table_id)}"><thead><tr><th>metric</th><th class="num">{_e(label_a)}</th>'
+            f'<th class="num">{_e(label_b)}</th><th class="num">Δ ({_e(label_b)} − {_e(label_a)})</th>'
+            f'<th class="num">95% interval of Δ</th><th>verdict</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')
+
+
 def _compare_headline(run_a: Mapping, run_b: Mapping, pairs: list[tuple[Mapping, Mapping]] | None,
                       label_a: str, label_b: str) -> str:
     n_a, n_b = _count(run_a.get("n")), _count(run_b.get("n"))
@@ -811,25 +957,49 @@ def _compare_headline(run_a: Mapping, run_b: Mapping, pairs: list[tuple[Mapping,
             continue
         v_a, v_b = _number(run_a.get(metric.key)), _number(run_b.get(metric.key))
         if metric.unit == "fraction":
-            d = (pairs and _paired(metric, pairs)) or _unpaired(v_a, n_a, v_b, n_b)
-            if v_a is not None and v_b is not None:
-                d.delta = v_b - v_a  # show the headline difference; the interval may be paired
-            shown_a, shown_b = format_fraction(v_a, n_a), format_fraction(v_b, n_b)
+            d = _fraction_delta(metric, v_a, n_a, v_b, n_b, pairs)
         else:
             d = _Delta(None if v_a is None or v_b is None else v_b - v_a)
-            shown_a, shown_b = _format_value(metric, v_a), _format_value(metric, v_b)
-        noise = d.interval is not None and _within_noise(d.interval)
-        delta_text = MISSING if d.delta is None else _format_delta(metric, d.delta)
-        interval = MISSING if d.interval is None else _format_interval(d.interval)
-        if d.paired_n:
-            interval += f' <span class="muted">paired, {d.paired_n}</span>'
-        rows.append(f'<tr data-metric="{metric.key}"><td>{_e(_metric_label(metric, run_b))}</td>'
-                    f'<td class="num">{_e(shown_a)}</td><td class="num">{_e(shown_b)}</td>'
-                    f'<td class="num delta {_delta_class(metric, d.delta, noise)}">{_e(delta_text)}</td>'
-                    f'<td class="num">{interval}</td><td class="verdict">{_verdict(d)}</td></tr>')
-    return (f'<table id="headline-compare"><thead><tr><th>metric</th><th class="num">{_e(label_a)}</th>'
-            f'<th class="num">{_e(label_b)}</th><th class="num">Δ ({_e(label_b)} − {_e(label_a)})</th>'
-            f'<th class="num">95% interval of Δ</th><th>verdict</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')
+        rows.append(_delta_row(metric, _metric_label(metric, run_b), _shown(metric, v_a, n_a),
+                               _shown(metric, v_b, n_b), d))
+    return _delta_table("headline-compare", label_a, label_b, rows)
+
+
+def metric_deltas(run_a: Mapping, run_b: Mapping, results_a: list | None = None,
+                  results_b: list | None = None) -> list[dict]:
+    """B − A for each headline fraction both runs measured, then the mean reward: the rows of a
+    comparison as plain data (JSON-ready; `sqlgrpo demo` keeps them in demo_summary.json).
+
+    A fraction's 95% interval is paired (McNemar's discordant counts) when both results lists hold
+    the same sample ids with the per-sample field, unpaired otherwise; `within_noise` says whether
+    it includes 0. The mean reward gets its difference only (`interval` and `within_noise` None).
+    `verdict` is "better", "worse" or "same", with " (within noise)" when it is.
+    """
+    run_a = run_a if isinstance(run_a, Mapping) else {}
+    run_b = run_b if isinstance(run_b, Mapping) else {}
+    pairs, mismatch = _match_by_id(results_a, results_b, "A", "B")
+    if mismatch:
+        log.warning("%s", mismatch)
+    n_a, n_b = _count(run_a.get("n")), _count(run_b.get("n"))
+    rows = []
+    for metric in HEADLINE_METRICS + (MEAN_REWARD,):
+        if metric.unit not in ("fraction", "score"):
+            continue
+        v_a, v_b = _number(run_a.get(metric.key)), _number(run_b.get(metric.key))
+        if v_a is None or v_b is None:
+            continue
+        fraction = metric.unit == "fraction"
+        d = _fraction_delta(metric, v_a, n_a, v_b, n_b, None if mismatch else pairs) if fraction else _Delta(v_b - v_a)
+        noise = None if d.interval is None else _within_noise(d.interval)
+        rows.append({
+            "metric": metric.key, "label": _metric_label(metric, run_b), "a": v_a, "b": v_b,
+            "a_count": _fraction_count(v_a, n_a) if fraction else None,
+            "b_count": _fraction_count(v_b, n_b) if fraction else None, "n_a": n_a, "n_b": n_b,
+            "delta": round(d.delta, 6), "interval": None if d.interval is None else [round(x, 6) for x in d.interval],
+            "paired": d.paired_n is not None, "within_noise": noise,
+            "verdict": _delta_class(metric, d.delta, False) + (" (within noise)" if noise else ""),
+        })
+    return rows
 
 
 def _class_rows(run_a: Mapping, run_b: Mapping) -> list[dict]:
@@ -909,13 +1079,10 @@ def render_compare_report(run_a: dict, run_b: dict, out_path: str | Path, *, lab
     if run_a.get("eval_file") and run_b.get("eval_file") and run_a.get("eval_file") != run_b.get("eval_file"):
         warnings.append("The runs were evaluated on different files: the deltas compare different samples.")
 
-    by_id_a, by_id_b = _results_by_id(results_a, label_a), _results_by_id(results_b, label_b)
-    common = [k for k in by_id_a if k in by_id_b] if by_id_a is not None and by_id_b is not None else []
-    pairs = [(by_id_a[k], by_id_b[k]) for k in common]
-    same_samples = bool(pairs) and len(common) == len(by_id_a) == len(by_id_b)
-    if pairs and not same_samples:
-        warnings.append(f"The results hold different samples ({len(by_id_a)} in {label_a}, {len(by_id_b)} in "
-                        f"{label_b}, {len(common)} in both): intervals are unpaired, flips cover the common ones.")
+    pairs, mismatch = _match_by_id(results_a, results_b, label_a, label_b)
+    same_samples = bool(pairs) and mismatch is None
+    if mismatch:
+        warnings.append(mismatch)
     warning_html = "".join(f'<p class="warn">{_e(w)}</p>' for w in warnings)
     header = f"<section><h1>{_e(title)}</h1><p class=\"note\">report date {_e(_now())}</p>{runs}{warning_html}</section>"
 
@@ -946,3 +1113,279 @@ def render_compare_report(run_a: dict, run_b: dict, out_path: str | Path, *, lab
                  f'</summary>{_flip_table("flips-broken", broken, label_a, label_b)}</details></section>')
     page = _page(title, header + headline + classes + flips)
     return _write(out_path, page, "compare report")
+
+
+# --- the demo report -------------------------------------------------------------------------
+
+DEMO_RUNS = ("base", "sft", "contrastive", "tuned")  # the demo's eval runs, in pipeline order
+DEMO_RUN_METRICS = ("format_compliance", "valid_sql_rate", "execution_accuracy", "strict_execution_accuracy")
+# What "What changed" must always speak to, in the order a model learns them: the answer format
+# first, then SQL that runs, then SQL that returns the right rows.
+CHANGE_METRICS = ("format_compliance", "valid_sql_rate", "execution_accuracy")
+_METRIC_BY_KEY = {m.key: m for m in HEADLINE_METRICS + (MEAN_REWARD,)}
+
+
+def _record_delta(row: Mapping) -> _Delta:
+    """The _Delta of a `metric_deltas` row read back from JSON."""
+    interval = row.get("interval")
+    if isinstance(interval, (list, tuple)) and len(interval) == 2 and all(_number(x) is not None for x in interval):
+        interval = (float(interval[0]), float(interval[1]))
+    else:
+        interval = None
+    paired_n = _count(row.get("n_a")) if row.get("paired") is True and interval is not None else None
+    return _Delta(_number(row.get("delta")), interval, paired_n)
+
+
+def _row_metric(row: Mapping) -> Metric:
+    key = str(row.get("metric"))
+    return _METRIC_BY_KEY.get(key) or Metric(key, str(row.get("label") or key), unit="score")
+
+
+def _points_interval(interval: tuple[float, float]) -> str:
+    lo, hi = interval
+    return f"{_signed(100 * lo, 1)} to {_signed(100 * hi, 1)}"
+
+
+def _change_sentence(metric: Metric, row: Mapping | None) -> str:
+    """One metric of one comparison in plain words, e.g. "Format compliance 0.0% (0/45) → 62.2%
+    (28/45), +62.2 points, beyond noise (95% interval +47.1 to +77.3, paired on 45 questions)."."""
+    name = metric.label  # already sentence case; lower-casing would turn "SQL" into "sql"
+    if row is None:
+        return f"{name}: not measured in both runs."
+    d = _record_delta(row)
+    a, b = _number(row.get("a")), _number(row.get("b"))
+    n_a, n_b = _count(row.get("n_a")), _count(row.get("n_b"))
+    if d.delta is None:
+        return f"{name}: {_shown(metric, a, n_a)} → {_shown(metric, b, n_b)}."
+    if metric.unit != "fraction":
+        return f"{name} {_shown(metric, a, n_a)} → {_shown(metric, b, n_b)} ({_format_delta(metric, d.delta)})."
+    change = "no change" if round(100 * d.delta, 1) == 0 else _signed(100 * d.delta, 1, " points")
+    a_count, b_count = _count(row.get("a_count")), _count(row.get("b_count"))
+    if a_count is not None and b_count is not None and n_a == n_b and a_count != b_count:
+        net = abs(b_count - a_count)
+        change += f" ({net} question{'' if net == 1 else 's'})"
+    if d.interval is None:
+        noise = "no interval (the sample counts are unknown)"
+    else:
+        how = f"paired on {d.paired_n} questions" if d.paired_n else "unpaired"
+        noise = (f"{'within' if _within_noise(d.interval) else 'beyond'} noise "
+                 f"(95% interval {_points_interval(d.interval)} points, {how})")
+    return f"{name} {format_fraction(a, n_a)} → {format_fraction(b, n_b)}, {change}, {noise}."
+
+
+def _comparison_labels(name: str, labels: Mapping) -> tuple[str, str]:
+    """(label of A, label of B) of a comparison named "B vs A"."""
+    b, sep, a = str(name).partition(" vs ")
+    if not sep:
+        return "A", "B"
+    return str(labels.get(a) or a), str(labels.get(b) or b)
+
+
+def _capitalised(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _default_comparisons(summary: Mapping, runs: list[str], results: Mapping) -> dict[str, list[dict]]:
+    """Each stage against the one before it, then the last against the first: computed here when
+    the summary carries no comparisons (paired when `results` holds both runs' samples)."""
+    present = [r for r in runs if isinstance(summary.get(r), Mapping)]
+    names = [(b, a) for a, b in zip(present, present[1:])]
+    if len(present) > 2:
+        names.append((present[-1], present[0]))
+    return {f"{b} vs {a}": metric_deltas(summary[a], summary[b], results.get(a), results.get(b)) for b, a in names}
+
+
+def _what_changed(comparisons: Mapping, labels: Mapping) -> str:
+    items = []
+    for name, rows in comparisons.items():
+        label_a, label_b = _comparison_labels(name, labels)
+        head = f"<strong>{_e(_capitalised(label_b))} vs {_e(label_a)}</strong>: "
+        rows = [r for r in rows if isinstance(r, Mapping)] if isinstance(rows, list) else []
+        if not rows:
+            items.append(f"<li>{head}no comparison: a run is missing or measured nothing.</li>")
+            continue
+        by_key = {str(r.get("metric")): r for r in rows}
+        sentences = [_change_sentence(_METRIC_BY_KEY[key], by_key.get(key)) for key in CHANGE_METRICS]
+        if MEAN_REWARD.key in by_key:
+            sentences.append(_change_sentence(MEAN_REWARD, by_key[MEAN_REWARD.key]))
+        items.append(f"<li>{head}{_e(' '.join(sentences))}</li>")
+    if not items:
+        return '<p class="note">No comparisons: fewer than two runs finished.</p>'
+    return (f'<ul>{"".join(items)}</ul><p class="note">"Within noise": the 95% interval of the change '
+            "includes 0, so a difference that small could be the luck of which questions were asked. Paired "
+            "intervals count only the questions that flipped between the two runs.</p>")
+
+
+def _comparison_tables(comparisons: Mapping, labels: Mapping) -> str:
+    parts = []
+    for name, rows in comparisons.items():
+        label_a, label_b = _comparison_labels(name, labels)
+        rows = [r for r in rows if isinstance(r, Mapping)] if isinstance(rows, list) else []
+        slug = "".join(c if c.isalnum() else "-" for c in str(name))
+        body = [_delta_row(metric, str(r.get("label") or metric.label),
+                           _shown(metric, r.get("a"), _count(r.get("n_a"))),
+                           _shown(metric, r.get("b"), _count(r.get("n_b"))), _record_delta(r))
+                for r in rows for metric in [_row_metric(r)]]
+        table = _delta_table(f"compare-{slug}", label_a, label_b, body) if body else '<p class="note">No metrics.</p>'
+        parts.append(f"<h3>{_e(_capitalised(label_b))} vs {_e(label_a)}</h3>{table}")
+    return "".join(parts) or '<p class="note">No comparisons.</p>'
+
+
+def _seconds(value: Any) -> str:
+    number = _number(value)
+    return MISSING if number is None else f"{number:.1f}"
+
+
+def _runs_table(summary: Mapping, runs: list[str], labels: Mapping) -> str:
+    metrics = [_METRIC_BY_KEY[k] for k in DEMO_RUN_METRICS]
+    head = "".join(f'<th class="num">{_e(m.label)}</th>' for m in metrics)
+    rows = []
+    for name in runs:
+        run = summary.get(name)
+        label = f"<td>{_e(labels.get(name) or name)}</td>"
+        if not isinstance(run, Mapping):
+            rows.append(f'<tr data-run="{_e(name)}">{label}<td colspan="{len(metrics) + 5}" class="muted">'
+                        "missing: the stage failed or was skipped</td></tr>")
+            continue
+        n = _count(run.get("n"))
+        cells = "".join(f'<td class="num">{_e(format_fraction(run.get(m.key), n))}</td>' for m in metrics)
+        rows.append(f'<tr data-run="{_e(name)}">{label}{cells}'
+                    f'<td class="num">{_e(_format_value(MEAN_REWARD, run.get(MEAN_REWARD.key)))}</td>'
+                    f'<td class="num">{_e(MISSING if n is None else n)}</td>'
+                    f'<td class="num">{_e(_seconds(run.get("eval_seconds")))}</td>'
+                    f'<td class="num">{_e(_seconds(run.get("train_seconds")))}</td></tr>')
+    return (f'<table id="demo-runs"><thead><tr><th>run</th>{head}<th class="num">{MEAN_REWARD.label}</th>'
+            '<th class="num">n</th><th class="num">eval seconds</th><th class="num">training seconds</th></tr>'
+            f'</thead><tbody>{"".join(rows)}</tbody></table>')
+
+
+def _stages_table(stages: Any, total: Any) -> str:
+    stages = [s for s in stages if isinstance(s, Mapping)] if isinstance(stages, list) else []
+    if not stages:
+        return '<p class="note">No stage timings recorded.</p>'
+    rows = []
+    for stage in stages:
+        reused = stage.get("reused")
+        rows.append(f'<tr data-stage="{_e(stage.get("name"))}"><td>{_e(stage.get("name") or MISSING)}</td>'
+                    f'<td class="num">{_e(_seconds(stage.get("seconds")))}</td>'
+                    f'<td>{"yes" if reused is True else "no" if reused is False else MISSING}</td>'
+                    f'<td>{_text_cell(stage.get("detail"))}</td></tr>')
+    if _number(total) is None:  # an interrupted demo: the sum of what ran
+        total = sum(_number(s.get("seconds")) or 0.0 for s in stages)
+    rows.append(f'<tr data-stage="total"><td><strong>total</strong></td><td class="num"><strong>{_e(_seconds(total))}'
+                "</strong></td><td></td><td></td></tr>")
+    return (f'<table id="demo-stages"><thead><tr><th>stage</th><th class="num">seconds</th><th>reused</th>'
+            f'<th>detail</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')
+
+
+def _setting_value(value: Any) -> str:
+    if isinstance(value, (Mapping, list, tuple)):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return MISSING if value is None else str(value)
+
+
+def _settings_section(settings: Any) -> str:
+    if not isinstance(settings, Mapping) or not settings:
+        return '<section id="settings"><h2>Settings</h2><p class="note">No settings recorded.</p></section>'
+    blocks = []
+    for stage, values in settings.items():
+        if isinstance(values, Mapping):
+            rows = "".join(f"<tr><td>{_e(k)}</td><td>{_text_cell(_setting_value(v), code=True)}</td></tr>"
+                           for k, v in values.items())
+            body = f"<table><tbody>{rows}</tbody></table>"
+        else:
+            body = _text_cell(_setting_value(values), code=True)
+        blocks.append(f'<div data-settings="{_e(stage)}"><h3>{_e(stage)}</h3>{body}</div>')
+    return f'<section id="settings"><h2>Settings</h2><div class="grid2">{"".join(blocks)}</div></section>'
+
+
+def _relative_href(path: Any) -> str | None:
+    """A link target the demo wrote (relative to the report); anything with a scheme
+    ("javascript:", "http:") or an absolute path is refused and shown as text."""
+    text = str(path or "")
+    if not text or text.startswith(("/", "\\")) or ":" in text.split("/", 1)[0]:
+        return None
+    return text
+
+
+def _reports_section(reports: Any, runs: list[str], labels: Mapping) -> str:
+    reports = reports if isinstance(reports, Mapping) else {}
+    names = [r for r in runs if r in reports] + [r for r in reports if r not in runs]
+    items = []
+    for name in names:
+        href = _relative_href(reports[name])
+        target = (f'<a href="{_e(href)}">{_e(href)}</a>' if href else _e(reports[name]))
+        items.append(f"<li>{_e(labels.get(name) or name)}: {target}</li>")
+    body = f'<ul>{"".join(items)}</ul>' if items else '<p class="note">No eval reports recorded.</p>'
+    return f'<section id="reports"><h2>Eval reports of each run</h2>{body}</section>'
+
+
+def _curves_section(grpo_history: list[dict] | None, loss_histories: Mapping[str, list[dict]] | None) -> str:
+    parts = []
+    try:
+        parts.append("<h3>GRPO: reward per step</h3>"
+                     + _img(render_training_curves(grpo_history or []), "GRPO reward curves"))
+    except ValueError as error:
+        log.warning("demo report without GRPO curves: %s", error)
+        what = "no GRPO log history was given" if not grpo_history else "the GRPO log history has no reward entry"
+        parts.append(f'<h3>GRPO: reward per step</h3><p class="note" id="no-grpo-curves">No GRPO curves: {what}.</p>')
+    if loss_histories:
+        try:
+            parts.append("<h3>Supervised stages: loss per step</h3>"
+                         + _img(render_loss_curves(loss_histories), "training loss of the supervised stages"))
+        except ValueError as error:
+            log.warning("demo report without loss curves: %s", error)
+            parts.append('<h3>Supervised stages: loss per step</h3><p class="note" id="no-loss-curves">'
+                         "No loss curves: the SFT and contrastive log histories have no loss entry.</p>")
+    return f'<section id="curves"><h2>Training curves</h2>{"".join(parts)}</section>'
+
+
+def render_demo_report(summary: Mapping, out_path: str | Path, *, results: Mapping[str, list] | None = None,
+                       grpo_history: list[dict] | None = None,
+                       loss_histories: Mapping[str, list[dict]] | None = None) -> Path:
+    """Write the HTML report of `sqlgrpo demo` (demo_summary.json as loaded) to `out_path`.
+
+    The page: what changed between the runs in plain words (from `summary["comparisons"]`, the
+    `metric_deltas` rows; computed from the runs when absent, paired when `results` maps a run
+    name to its evaluation_results.json), the runs side by side, one delta table per comparison,
+    the GRPO reward curves (`grpo_history`: GRPO's trainer_state.json log_history) and the loss
+    curves of the supervised stages (`loss_histories`: stage label → log_history), stage timings,
+    settings, and links to each run's eval report. A run that is missing (a failed or skipped
+    stage) is named as missing; a curve that cannot be drawn becomes a note. Returns the path.
+    """
+    summary = summary if isinstance(summary, Mapping) else {}
+    results = results if isinstance(results, Mapping) else {}
+    runs = [str(r) for r in summary.get("runs") or DEMO_RUNS]
+    labels = summary.get("labels") if isinstance(summary.get("labels"), Mapping) else {}
+    present = [r for r in runs if isinstance(summary.get(r), Mapping)]
+    missing = [r for r in runs if r not in present]
+
+    title = "sqlgrpo demo"
+    first = summary[present[0]] if present else {}
+    total = _number(summary.get("total_seconds"))
+    quick = summary.get("quick")
+    sizes = {r: MISSING if _count(summary[r].get("n")) is None else _count(summary[r].get("n")) for r in present}
+    header = (f"<section><h1>{_e(title)}</h1>" + _meta_list([
+        ("model", summary.get("model") or first.get("model")),
+        ("eval file", summary.get("eval_file") or first.get("eval_file")),
+        ("questions per run (n)", ", ".join(f"{r} {sizes[r]}" for r in present) or None),
+        ("mode", "quick (small settings: a smoke run)" if quick is True else "full" if quick is False else None),
+        ("total time", None if total is None else f"{total:.1f} s ({total / 60:.1f} min)"),
+        ("report date", _now()),
+    ]) + "".join(f'<p class="warn">No eval of {_e(labels.get(r) or r)} ({_e(r)}): the stage failed or was '
+                 "skipped; see the stage timings below.</p>" for r in missing) + "</section>")
+
+    comparisons = summary.get("comparisons")
+    if not isinstance(comparisons, Mapping):
+        comparisons = _default_comparisons(summary, runs, results)
+    changed = f'<section id="what-changed"><h2>What changed</h2>{_what_changed(comparisons, labels)}</section>'
+    runs_section = f'<section id="runs"><h2>The runs</h2>{_runs_table(summary, runs, labels)}</section>'
+    compare_section = (f'<section id="comparisons"><h2>Comparisons</h2>{_comparison_tables(comparisons, labels)}'
+                       '<p class="note">Δ is in percentage points for rates. Green is better, red is worse, '
+                       "faded when within noise.</p></section>")
+    stages = (f'<section id="stages"><h2>Stage timings</h2>'
+              f'{_stages_table(summary.get("stages"), summary.get("total_seconds"))}</section>')
+    body = (header + changed + runs_section + compare_section + _curves_section(grpo_history, loss_histories)
+            + stages + _settings_section(summary.get("settings"))
+            + _reports_section(summary.get("reports"), runs, labels))
+    return _write(out_path, _page(title, body), "demo report")

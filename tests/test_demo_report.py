@@ -1,0 +1,267 @@
+"""The demo report (`sqlgrpo.report.render_demo_report`) and its pieces: the per-metric deltas
+between two runs, and the loss curves of the supervised stages.
+
+Synthetic runs of 16 questions, built so that the flips between two runs are known: question i is
+in the answer format when i < format_k, runs when i < valid_k and is right when i < correct_k.
+Pages are read back with the HTML parser of test_report (visible text, rows of named tables)."""
+
+from __future__ import annotations
+
+import pytest
+
+from sqlgrpo.report import metric_deltas, render_demo_report, render_loss_curves
+from test_report import PNG_SIGNATURE, _Page, _pngs
+
+N = 16
+RUN_LABELS = {"base": "base model", "sft": "after SFT", "contrastive": "after contrastive (DPO)",
+              "tuned": "after GRPO"}
+# (format_k, valid_k, correct_k, mean reward) of each run: format 0 → 10 of 16 from base to GRPO,
+# and GRPO's own step over contrastive is one more question run and right.
+RUN_SHAPES = {"base": (0, 0, 0, 0.05), "sft": (8, 5, 3, 0.9), "contrastive": (9, 6, 4, 1.1),
+              "tuned": (10, 7, 5, 1.3)}
+
+
+def _results(format_k: int, valid_k: int, correct_k: int, n: int = N) -> list[dict]:
+    """evaluation_results.json of a run, reversed so that matching has to go by id."""
+    rows = [{"id": f"q{i}", "format_strict": i < format_k, "format_soft": i < format_k, "valid_sql": i < valid_k,
+             "correct": i < correct_k, "strict_correct": i < correct_k, "exact_match": False,
+             "question": f"question {i}", "reward": 0.0} for i in range(n)]
+    return rows[::-1]
+
+
+def _metrics(results: list[dict], mean_reward: float | None = None) -> dict:
+    """metrics.json as eval.py writes it, from `results` so the two agree."""
+    n = len(results)
+    fields = {"execution_accuracy": "correct", "strict_execution_accuracy": "strict_correct",
+              "exact_match": "exact_match", "valid_sql_rate": "valid_sql", "format_compliance": "format_strict",
+              "soft_format_rate": "format_soft"}
+    return {"n": n, **{key: sum(r[field] for r in results) / n for key, field in fields.items()},
+            "mean_reward": mean_reward, "reward_means": {}, "model": "embedded", "eval_file": "eval.jsonl"}
+
+
+def _demo(runs=("base", "sft", "contrastive", "tuned")) -> tuple[dict, dict]:
+    """demo_summary.json and each run's results, as `sqlgrpo demo` would write them."""
+    results = {name: _results(*RUN_SHAPES[name][:3]) for name in runs}
+    summary = {"quick": True, "runs": ["base", "sft", "contrastive", "tuned"], "labels": RUN_LABELS,
+               "model": "embedded", "eval_file": "eval.jsonl", "total_seconds": 75.25,
+               "stages": [{"name": "prepare", "seconds": 1.24, "reused": True,
+                           "detail": "452 rows → 407 train, 45 eval"},
+                          {"name": "eval base", "seconds": 20.0, "reused": False, "detail": ""},
+                          {"name": "sft", "seconds": 54.01, "reused": False, "detail": "40 steps"}],
+               "settings": {"sft": {"max_steps": 40, "learning_rate": 0.001}, "eval": {"limit": N}},
+               "reports": {name: f"eval_{name}/report.html" for name in runs}}
+    for name in runs:
+        summary[name] = {**_metrics(results[name], RUN_SHAPES[name][3]), "eval_seconds": 20.04,
+                         "train_seconds": None if name == "base" else 50.0}
+    pairs = [(b, a) for a, b in zip(runs, runs[1:])] + [(runs[-1], runs[0])]
+    summary["comparisons"] = {f"{b} vs {a}": metric_deltas(summary[a], summary[b], results[a], results[b])
+                              for b, a in pairs}
+    return summary, results
+
+
+def _grpo_history() -> list[dict]:
+    return [{"step": s, "reward": 0.5 + s / 10, "rewards/execution_reward/mean": s / 10,
+             "rewards/format_reward/mean": 0.8} for s in (1, 2, 3)]
+
+
+def _loss_histories() -> dict:
+    sft = [{"step": s, "loss": 2.0 / s} for s in (1, 2, 3)] + [{"step": 3, "train_loss": 1.1}]
+    dpo = [{"step": s, "loss": 0.69 - s / 20, "rewards/margins": s / 10, "rewards/accuracies": 0.5 + s / 10}
+           for s in (1, 2, 3)]
+    return {"SFT": sft, "contrastive (DPO)": dpo}
+
+
+@pytest.fixture(scope="module")
+def demo_page(tmp_path_factory):
+    summary, _ = _demo()
+    out = render_demo_report(summary, tmp_path_factory.mktemp("demo") / "demo.html",
+                             grpo_history=_grpo_history(), loss_histories=_loss_histories())
+    return out.read_text(encoding="utf-8")
+
+
+def _run_rows(page: _Page) -> list[tuple[dict, list[str]]]:
+    return [(attrs, cells) for attrs, cells in page.tables["demo-runs"] if "data-run" in attrs]
+
+
+def _change_item(page: str, heading: str) -> str:
+    """The visible text of one comparison in "What changed"."""
+    section = page.split('id="what-changed"', 1)[1].split("</section>", 1)[0]
+    item = next(li for li in section.split("<li>") if f"<strong>{heading}</strong>" in li)
+    return " ".join(_Page(item).visible.split())
+
+
+# --- metric_deltas ---------------------------------------------------------------------------
+
+def _row(rows: list[dict], key: str) -> dict:
+    return next(r for r in rows if r["metric"] == key)
+
+
+def test_pairing_counts_only_the_questions_that_flipped():
+    # 8 → 12 of 16, every change a fix: unpaired the two proportions overlap (interval spans 0),
+    # paired the 4 discordant questions all go B's way (interval above 0). Same delta either way.
+    a, b = _results(16, 16, 8), _results(16, 16, 12)
+    paired = _row(metric_deltas(_metrics(a), _metrics(b), a, b), "execution_accuracy")
+    unpaired = _row(metric_deltas(_metrics(a), _metrics(b)), "execution_accuracy")
+    assert paired["delta"] == unpaired["delta"] == 0.25
+    assert (paired["paired"], paired["within_noise"], paired["interval"][0] > 0) == (True, False, True)
+    assert (unpaired["paired"], unpaired["within_noise"], unpaired["interval"][0] < 0) == (False, True, True)
+
+
+@pytest.mark.parametrize("right_after, within_noise, verdict", [
+    (1, True, "better (within noise)"),  # one flip in 16 could be luck
+    (10, False, "better"),  # ten flips from zero cannot
+])
+def test_flips_from_zero_are_noise_or_not_by_their_number(right_after, within_noise, verdict):
+    a, b = _results(16, 16, 0), _results(16, 16, right_after)
+    row = _row(metric_deltas(_metrics(a), _metrics(b), a, b), "execution_accuracy")
+    assert row["delta"] == pytest.approx(right_after / N)
+    assert (row["a_count"], row["b_count"], row["n_a"], row["n_b"]) == (0, right_after, N, N)
+    assert (row["within_noise"], row["verdict"], row["paired"]) == (within_noise, verdict, True)
+    assert (row["interval"][0] <= 0 <= row["interval"][1]) == within_noise
+
+
+def test_results_of_different_questions_are_not_paired():
+    # B answered other questions (ids q8..q23): matching by id would compare different samples.
+    a, b = _results(16, 16, 0), _results(16, 16, 10)
+    for r in b:
+        r["id"] = f"q{int(r['id'][1:]) + 8}"
+    row = _row(metric_deltas(_metrics(a), _metrics(b), a, b), "execution_accuracy")
+    assert row["paired"] is False and row["interval"] is not None
+
+
+def test_a_worse_run_gets_a_worse_verdict():
+    # 10 → 0 format-compliant answers: the sign and the verdict follow B − A.
+    a, b = _results(10, 16, 0), _results(0, 16, 0)
+    row = _row(metric_deltas(_metrics(a), _metrics(b), a, b), "format_compliance")
+    assert row["delta"] == pytest.approx(-10 / N) and row["verdict"] == "worse"
+
+
+def test_mean_reward_is_a_plain_difference():
+    # A weighted sum of rewards is not a mean of booleans: a delta, no interval, no noise verdict.
+    a, b = _results(0, 0, 0), _results(16, 16, 16)
+    row = _row(metric_deltas(_metrics(a, 0.25), _metrics(b, 1.75), a, b), "mean_reward")
+    assert (row["delta"], row["interval"], row["within_noise"], row["verdict"]) == (1.5, None, None, "better")
+
+
+def test_metric_missing_in_either_run_is_left_out():
+    # An older run without strict accuracy or a mean reward: those rows are skipped, not zeroed.
+    a, b = _metrics(_results(0, 0, 0)), _metrics(_results(16, 16, 16), 1.0)
+    del a["strict_execution_accuracy"]
+    keys = [r["metric"] for r in metric_deltas(a, b)]
+    assert "strict_execution_accuracy" not in keys and "mean_reward" not in keys
+    assert "execution_accuracy" in keys
+
+
+# --- render_demo_report ----------------------------------------------------------------------
+
+def test_runs_table_lists_the_four_runs_in_pipeline_order(demo_page):
+    rows = _run_rows(_Page(demo_page))
+    assert [attrs["data-run"] for attrs, _ in rows] == ["base", "sft", "contrastive", "tuned"]
+    assert [cells[0] for _, cells in rows] == list(RUN_LABELS.values())
+
+
+def test_runs_table_shows_fractions_with_their_counts(demo_page):
+    # Column 1 is format compliance: 0 of 16 before training, 10 of 16 after GRPO.
+    rows = dict((attrs["data-run"], cells) for attrs, cells in _run_rows(_Page(demo_page)))
+    assert rows["base"][1] == "0.0% (0/16)"
+    assert rows["tuned"][1] == "62.5% (10/16)"
+    assert rows["tuned"][5:] == ["1.300", "16", "20.0", "50.0"]  # mean reward, n, eval s, training s
+    assert rows["base"][-1] == "–"  # the base model was not trained
+
+
+def test_what_changed_calls_a_large_gain_beyond_noise(demo_page):
+    # GRPO vs base: format 0/16 → 10/16, paired on 16 questions, far from 0.
+    item = _change_item(demo_page, "After GRPO vs base model")
+    assert "Format compliance 0.0% (0/16) → 62.5% (10/16), +62.5 points (10 questions), beyond noise" in item
+    assert "paired on 16 questions" in item
+
+
+def test_what_changed_calls_one_question_within_noise(demo_page):
+    # GRPO's own step: one more question right out of 16, which the report must not sell as progress.
+    item = _change_item(demo_page, "After GRPO vs after contrastive (DPO)")
+    assert "Execution accuracy 25.0% (4/16) → 31.2% (5/16), +6.2 points (1 question), within noise" in item
+
+
+def test_what_changed_covers_format_validity_and_accuracy_in_every_comparison(demo_page):
+    summary, _ = _demo()
+    for name in summary["comparisons"]:
+        b, a = name.split(" vs ")
+        item = _change_item(demo_page, f"{RUN_LABELS[b][0].upper()}{RUN_LABELS[b][1:]} vs {RUN_LABELS[a]}")
+        assert all(phrase in item for phrase in ("Format compliance", "Valid SQL rate", "Execution accuracy")), item
+
+
+def test_each_comparison_gets_a_delta_table(demo_page):
+    page = _Page(demo_page)
+    row = page.row("compare-tuned-vs-base", "data-metric", "format_compliance")
+    assert row[3] == "+62.5 pp" and row[-1] == "beyond noise (95%)"
+
+
+def test_grpo_and_loss_curves_are_embedded(demo_page):
+    # Two real PNGs: GRPO's rewards and the supervised losses.
+    pngs = _pngs(demo_page)
+    assert len(pngs) == 2 and all(png.startswith(PNG_SIGNATURE) for png in pngs)
+    assert 'id="no-grpo-curves"' not in demo_page
+
+
+@pytest.mark.parametrize("history", [None, [], [{"step": 1, "loss": 0.2}]])
+def test_grpo_curves_become_a_note_when_there_is_nothing_to_draw(tmp_path, history):
+    # No history, an empty one, or one without rewards: a note, no image, no crash.
+    summary, _ = _demo()
+    page = render_demo_report(summary, tmp_path / "demo.html", grpo_history=history).read_text(encoding="utf-8")
+    assert 'id="no-grpo-curves"' in page and _pngs(page) == []
+
+
+def test_stage_table_rounds_seconds_and_totals(demo_page):
+    rows = {attrs["data-stage"]: cells for attrs, cells in _Page(demo_page).tables["demo-stages"]
+            if "data-stage" in attrs}
+    assert rows["prepare"][:3] == ["prepare", "1.2", "yes"]
+    assert rows["sft"][1:3] == ["54.0", "no"]
+    assert rows["total"][:2] == ["total", "75.2"]  # the summary's total_seconds, 1 decimal
+
+
+def test_links_go_to_each_run_report_and_refuse_scripts(tmp_path):
+    summary, _ = _demo()
+    summary["reports"]["tuned"] = "javascript:alert(1)"
+    page = render_demo_report(summary, tmp_path / "demo.html").read_text(encoding="utf-8")
+    assert 'href="eval_base/report.html"' in page
+    assert 'href="javascript' not in page  # shown as text, not as a link
+
+
+def test_missing_run_is_named_and_the_rest_still_renders(tmp_path):
+    # The contrastive stage failed: its row says so; without stored comparisons the report pairs
+    # the neighbours that exist (tuned vs sft) from the results given.
+    summary, results = _demo(runs=("base", "sft", "tuned"))
+    del summary["comparisons"]
+    page_text = render_demo_report(summary, tmp_path / "demo.html", results=results).read_text(encoding="utf-8")
+    page = _Page(page_text)
+    rows = dict((attrs["data-run"], cells) for attrs, cells in _run_rows(page))
+    assert list(rows) == ["base", "sft", "contrastive", "tuned"]
+    assert "missing" in rows["contrastive"][1]
+    assert "No eval of after contrastive (DPO)" in page.visible
+    assert "compare-tuned-vs-sft" in page.tables and "compare-contrastive-vs-sft" not in page.tables
+    assert "compare-tuned-vs-base" in page.tables  # and the whole pipeline, last run against the first
+    assert "paired on 16 questions" in _change_item(page_text, "After GRPO vs after SFT")
+
+
+def test_untrusted_text_is_escaped(tmp_path):
+    # Stage details and settings come from data and config: a script in them stays text.
+    summary, _ = _demo()
+    summary["stages"][0]["detail"] = "<script>alert(1)</script>"
+    page = render_demo_report(summary, tmp_path / "demo.html").read_text(encoding="utf-8")
+    assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)" in page
+
+
+# --- render_loss_curves ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("histories", [{}, {"SFT": []}, {"SFT": [{"step": 3, "train_loss": 1.1}],
+                                                          "contrastive (DPO)": [{"step": 1, "rewards/margins": 0.1}]}])
+def test_loss_curves_reject_histories_without_loss(histories):
+    # Nothing logged "loss" (only the end-of-training "train_loss", or DPO margins): nothing to draw.
+    with pytest.raises(ValueError, match="'loss'"):
+        render_loss_curves(histories)
+
+
+def test_loss_curves_are_a_png_data_uri():
+    uri = render_loss_curves(_loss_histories())
+    assert uri.startswith("data:image/png;base64,")
+    assert _pngs(uri)[0].startswith(PNG_SIGNATURE)
