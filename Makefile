@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.sqlgrpo-installed
 
-.PHONY: setup test demo bench clean
+.PHONY: setup test demo demo-quick bench clean
 
 setup: $(STAMP)
 
@@ -23,6 +23,9 @@ test: setup
 
 demo: setup
 	$(VENV)/bin/sqlgrpo demo
+
+demo-quick: setup
+	$(VENV)/bin/sqlgrpo demo --quick
 
 bench: setup
 	$(PY) benchmarks/bench_prepare.py

@@ -87,6 +87,11 @@ def embedded_gguf_path() -> Path:
     )
 
 
+def embedded_checkpoint_ready() -> bool:
+    """Whether the embedded model is already converted (loading it will not convert it)."""
+    return _is_complete_checkpoint(cache_dir() / MODELS_SUBDIR / EMBEDDED_CHECKPOINT_NAME)
+
+
 def embedded_checkpoint_dir() -> Path:
     """The converted Hugging Face checkpoint of the embedded model, converting it on first use.
 

@@ -1195,6 +1195,17 @@ def _default_comparisons(summary: Mapping, runs: list[str], results: Mapping) ->
     return {f"{b} vs {a}": metric_deltas(summary[a], summary[b], results.get(a), results.get(b)) for b, a in names}
 
 
+def comparison_sentences(rows: list[Mapping]) -> list[str]:
+    """The rows of one `metric_deltas` comparison in plain words: format compliance, valid SQL
+    rate and execution accuracy (each with its counts, change and noise verdict), then the mean
+    reward. The demo prints them and its report shows them."""
+    by_key = {str(r.get("metric")): r for r in rows if isinstance(r, Mapping)}
+    sentences = [_change_sentence(_METRIC_BY_KEY[key], by_key.get(key)) for key in CHANGE_METRICS]
+    if MEAN_REWARD.key in by_key:
+        sentences.append(_change_sentence(MEAN_REWARD, by_key[MEAN_REWARD.key]))
+    return sentences
+
+
 def _what_changed(comparisons: Mapping, labels: Mapping) -> str:
     items = []
     for name, rows in comparisons.items():
@@ -1204,11 +1215,7 @@ def _what_changed(comparisons: Mapping, labels: Mapping) -> str:
         if not rows:
             items.append(f"<li>{head}no comparison: a run is missing or measured nothing.</li>")
             continue
-        by_key = {str(r.get("metric")): r for r in rows}
-        sentences = [_change_sentence(_METRIC_BY_KEY[key], by_key.get(key)) for key in CHANGE_METRICS]
-        if MEAN_REWARD.key in by_key:
-            sentences.append(_change_sentence(MEAN_REWARD, by_key[MEAN_REWARD.key]))
-        items.append(f"<li>{head}{_e(' '.join(sentences))}</li>")
+        items.append(f"<li>{head}{_e(' '.join(comparison_sentences(rows)))}</li>")
     if not items:
         return '<p class="note">No comparisons: fewer than two runs finished.</p>'
     return (f'<ul>{"".join(items)}</ul><p class="note">"Within noise": the 95% interval of the change '
@@ -1370,7 +1377,11 @@ def render_demo_report(summary: Mapping, out_path: str | Path, *, results: Mappi
         ("eval file", summary.get("eval_file") or first.get("eval_file")),
         ("questions per run (n)", ", ".join(f"{r} {sizes[r]}" for r in present) or None),
         ("mode", "quick (small settings: a smoke run)" if quick is True else "full" if quick is False else None),
-        ("total time", None if total is None else f"{total:.1f} s ({total / 60:.1f} min)"),
+        ("total time", None if total is None else f"{total:.1f} s ({total / 60:.1f} min), the sum of the stages "
+                                                   "as they ran"),
+        ("this run", None if _number(summary.get("this_run_seconds")) is None else
+         f"{_number(summary.get('this_run_seconds')):.1f} s" + (f" (reused: {', '.join(summary['reused_stages'])})"
+                                                                if summary.get("reused_stages") else "")),
         ("report date", _now()),
     ]) + "".join(f'<p class="warn">No eval of {_e(labels.get(r) or r)} ({_e(r)}): the stage failed or was '
                  "skipped; see the stage timings below.</p>" for r in missing) + "</section>")
