@@ -27,6 +27,25 @@ def test_shipped_demo_config_resolves_for_every_stage():
         assert resolve(stage, demo_config_path()).shared.model == "embedded"
 
 
+def test_a_bad_config_fails_before_any_stage_naming_the_file(tmp_path):
+    from sqlgrpo.config import ConfigError
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model: embedded\nsft: {max_stepz: 3}\n")
+    with pytest.raises(ConfigError, match=r"bad\.yaml: sft: unknown key 'max_stepz'"):
+        _pipeline(tmp_path / "out", config_file=bad)
+    assert not (tmp_path / "out").exists()  # nothing was run or written
+
+
+def test_the_run_keeps_a_copy_of_its_config(tmp_path):
+    # Editing the config file mid-run must not change the stages still to come.
+    config = tmp_path / "c.yaml"
+    config.write_text("model: embedded\nsft: {max_steps: 3}\n")
+    p = _pipeline(tmp_path / "out", config_file=config)
+    config.write_text("model: embedded\nsft: {max_steps: 99}\n")
+    assert p.config("sft", "sft").section.max_steps == 3
+
+
 def test_quick_shrinks_steps_and_samples(tmp_path):
     full, quick = _pipeline(tmp_path), _pipeline(tmp_path, quick=True)
     for section, values in QUICK.items():

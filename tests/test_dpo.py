@@ -65,6 +65,17 @@ def test_dpo_config_builds_on_cpu():
     assert args.max_steps == 3 and args.beta == stage.section.beta and args.use_cpu
 
 
+def test_sft_weight_adds_trl_sft_loss_on_the_chosen_answer():
+    # sft_weight > 0 is RPO: DPO's loss plus the chosen answer's NLL, weighted; 0 is plain DPO.
+    from trl import DPOConfig
+
+    plain = resolve("contrastive", None, {"output_dir": "/tmp/x"})
+    assert dpo_config_kwargs(plain, has_gpu=False)["loss_type"] == ["sigmoid"]
+    rpo = resolve("contrastive", None, {"output_dir": "/tmp/x", "sft_weight": 0.5})
+    args = DPOConfig(**dpo_config_kwargs(rpo, has_gpu=False))
+    assert args.loss_type == ["sigmoid", "sft"] and args.loss_weights == [1.0, 0.5]
+
+
 @pytest.mark.slow
 def test_contrastive_adapter_starts_grpo(tmp_path):
     # The check: `sqlgrpo contrastive` finishes on CPU and its adapter starts `train --init-adapter`.

@@ -125,12 +125,12 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
         description=(
             "prepare the embedded sample -> evaluate the base model -> supervised warm-up (sft) -> evaluate -> "
             "contrastive (DPO) from the SFT adapter -> evaluate -> GRPO from the contrastive adapter -> evaluate, "
-            "then a table of the four runs, DIR/demo_summary.json and DIR/report.html (differences with 95%% "
+            "then a table of the four runs, DIR/demo_summary.json and DIR/report.html (differences with 95% "
             "intervals, training curves, time of every stage). A rerun reuses every finished stage whose settings "
             "and inputs are unchanged and resumes an interrupted one. Settings: sqlgrpo/data/demo.yaml."),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--quick", action="store_true",
-                   help="fewer steps and samples (about 10 minutes on 2 cores instead of about 25)")
+                   help="fewer steps and samples: under 10 minutes on 2 cores instead of about 25")
     p.add_argument("--output-dir", default=str(paths.output_dir("demo")), metavar="DIR",
                    help="where every stage's outputs, demo_summary.json and report.html go")
     p.add_argument("--config", default=None, metavar="FILE.yaml",

@@ -164,6 +164,8 @@ class ContrastiveConfig:
     beta: float = _help("DPO temperature: how far the policy may move from the reference", 0.1)
     loss_type: str = _help("TRL DPO loss", "sigmoid", choices=("sigmoid", "ipo", "hinge", "robust", "bco_pair",
                                                                 "sppo_hard", "nca_pair", "apo_zero", "apo_down"))
+    sft_weight: float = _help("weight of an added negative log-likelihood loss on the chosen answer (RPO, Pang et "
+                              "al. 2024): keeps the gold likely while the margin grows; 0 is plain DPO", 0.0)
     per_device_train_batch_size: int = _help("preference pairs per device per micro-step", 2)
     gradient_accumulation_steps: int = _help("micro-steps per optimizer step", 1)
     pairs_per_question: int = _help("near-misses (rejected answers) kept per question", 2)

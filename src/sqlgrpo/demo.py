@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 SUMMARY_FILE = "demo_summary.json"
 REPORT_FILE = "report.html"
 STAGE_RECORD = "demo_stage.json"
+CONFIG_COPY = "demo_config.yaml"
 DEFAULT_OUTPUT_DIR = "demo"  # under the outputs root: outputs/demo
 
 RUNS = ("base", "sft", "contrastive", "tuned")
@@ -80,9 +81,18 @@ class Pipeline:
 
     def __init__(self, out: Path, *, config_file: str | Path, quick: bool, force: bool,
                  overrides: dict[str, dict] | None, progress: bool):
-        self.out, self.config_file, self.quick, self.force, self.progress = out, config_file, quick, force, progress
+        self.out, self.quick, self.force, self.progress = out, quick, force, progress
         self.overrides = {name: {**(QUICK.get(name, {}) if quick else {}), **(overrides or {}).get(name, {})}
                           for name in ("sft", "contrastive", "train", "eval")}
+        for section in self.overrides:  # a typo fails now, named in the user's file, not after an hour
+            resolve(section, config_file, self.overrides[section])
+        # A copy of the config as the run starts: editing the file during a run does not change the
+        # stages still to come, and the copy documents what ran.
+        self.config_file = out / CONFIG_COPY
+        text = Path(config_file).read_text(encoding="utf-8")
+        if not self.config_file.is_file() or self.config_file.read_text(encoding="utf-8") != text:
+            out.mkdir(parents=True, exist_ok=True)
+            self.config_file.write_text(text, encoding="utf-8")
         self.stages: list[StageResult] = []
         self.data_key = ""  # fingerprint of the prepared data: every later stage depends on it
         self.total = 9
