@@ -49,7 +49,7 @@ QUICK: dict[str, dict[str, Any]] = {
     "sft": {"max_steps": 14},
     "contrastive": {"max_steps": 2, "max_questions": 8},
     "train": {"max_steps": 1},
-    "eval": {"limit": 12, "max_new_tokens": 160},
+    "eval": {"limit": 12},
 }
 
 
