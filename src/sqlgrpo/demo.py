@@ -70,6 +70,7 @@ class StageResult:
     detail: str = ""
     output: str = ""
     value: dict = field(default_factory=dict)
+    key: str = ""  # the stage's fingerprint: the stages built on it include it in theirs
 
     def to_dict(self) -> dict:
         return {"name": self.name, "seconds": round(self.seconds, 1), "reused": self.reused,
@@ -125,8 +126,7 @@ class Pipeline:
             log.info("[%d/%d] %s: reused from %s (%.0f s when it ran)", index, self.total, name, folder,
                      record.get("seconds", 0.0))
             value = record.get("value") or {}
-            result = StageResult(name, float(record.get("seconds", 0.0)), True, describe(value), str(folder), value)
-            result.value["_key"] = key
+            result = StageResult(name, float(record.get("seconds", 0.0)), True, describe(value), str(folder), value, key)
             self.stages.append(result)
             return result
         resume = same and record.get("status") == "running"
@@ -144,8 +144,7 @@ class Pipeline:
         value = _json_ready(value)
         _write_json(record_path, {"key": key, "status": "done", "seconds": round(seconds, 1), "value": value,
                                   "sqlgrpo": __version__})
-        result = StageResult(name, seconds, False, describe(value), str(folder), value)
-        result.value["_key"] = key
+        result = StageResult(name, seconds, False, describe(value), str(folder), value, key)
         log.info("[%d/%d] %s done in %.0f s: %s", index, self.total, name, seconds, result.detail)
         self.stages.append(result)
         return result
@@ -163,10 +162,10 @@ def _read_json(path: Path) -> Any:
 
 
 def _write_json(path: Path, value: Any) -> None:
+    from .eval import atomic_write
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(value, indent=2, ensure_ascii=True, default=str) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    atomic_write(path, json.dumps(value, indent=2, ensure_ascii=True, default=str) + "\n")
 
 
 def _json_ready(value: Any) -> Any:
@@ -240,16 +239,16 @@ def run_demo(output_dir: str | Path | None = None, *, quick: bool = False, confi
                               lambda resume: run_sft(sft_cfg),
                               lambda v: f"{v.get('steps')} steps on {v.get('examples')} examples")
         evals["sft"] = _eval_stage(p, "eval after SFT", "eval_sft", out / "sft" / "final_adapter",
-                                   trains["sft"].value["_key"], evaluate)
+                                   trains["sft"].key, evaluate)
 
         # 5. Contrastive stage (DPO on gold vs verified near-miss SQL), continuing the SFT adapter.
         dpo_cfg = p.config("contrastive", "contrastive", init_adapter=str(out / "sft" / "final_adapter"))
         trains["contrastive"] = p.run(
-            "contrastive (DPO)", out / "contrastive", [dpo_cfg.to_dict(), trains["sft"].value["_key"]], _has_adapter,
+            "contrastive (DPO)", out / "contrastive", [dpo_cfg.to_dict(), trains["sft"].key], _has_adapter,
             lambda resume: run_contrastive(dpo_cfg, progress=progress),
             lambda v: f"{v.get('steps')} steps on {v.get('pairs')} pairs from {v.get('questions')} questions")
         evals["contrastive"] = _eval_stage(p, "eval after contrastive", "eval_contrastive",
-                                           out / "contrastive" / "final_adapter", trains["contrastive"].value["_key"],
+                                           out / "contrastive" / "final_adapter", trains["contrastive"].key,
                                            evaluate)
 
         # 6. GRPO with rewards computed by running SQL, from the contrastive adapter.
@@ -259,10 +258,10 @@ def run_demo(output_dir: str | Path | None = None, *, quick: bool = False, confi
             grpo_cfg.section.resume = resume
             return train(grpo_cfg)
 
-        trains["tuned"] = p.run("GRPO", out / "grpo", [grpo_cfg.to_dict(), trains["contrastive"].value["_key"]],
+        trains["tuned"] = p.run("GRPO", out / "grpo", [grpo_cfg.to_dict(), trains["contrastive"].key],
                                 _has_adapter, grpo, lambda v: f"{v.get('steps')} steps on {v.get('prompts')} prompts")
         evals["tuned"] = _eval_stage(p, "eval after GRPO", "eval_tuned", out / "grpo" / "final_adapter",
-                                     trains["tuned"].value["_key"], evaluate)
+                                     trains["tuned"].key, evaluate)
         error = None
     except DemoError as e:
         error = str(e)

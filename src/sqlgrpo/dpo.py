@@ -110,22 +110,10 @@ def run_contrastive(stage: StageConfig, *, progress: bool = True) -> dict:
     from trl import DPOConfig, DPOTrainer
 
     from .models import load_model
-    from .train import ensure_train_file, lora_config, read_records, save_final
+    from .train import lora_config, save_final, start_stage
 
     shared, cfg = stage.shared, stage.section
-    if cfg.bf16:
-        from .train import gpu_available
-
-        if not gpu_available():
-            raise ContrastiveError("--bf16 needs a CUDA GPU and this machine has none; set bf16: false")
-    out = Path(cfg.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    stage.write(out)
-    try:
-        args = DPOConfig(**dpo_config_kwargs(stage))
-    except ValueError as e:
-        raise ContrastiveError(f"TRL refused the configuration: {e}") from None
-    records = read_records(ensure_train_file(stage), cfg.max_questions)
+    out, args, records = start_stage(stage, lambda: DPOConfig(**dpo_config_kwargs(stage)), ContrastiveError)
     pairs = build_preferences(records, backend=shared.backend, pairs_per_question=cfg.pairs_per_question,
                               question_contrast=cfg.question_contrast, template=shared.system_prompt,
                               include_inserts=shared.include_inserts, progress=progress)

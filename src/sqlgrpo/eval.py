@@ -516,9 +516,9 @@ def write_outputs(out: Path, results: list[dict], metrics: dict) -> None:
     for r in serializable:
         for s in r.get("samples") or []:
             s.pop("outcome", None)
-    _atomic_write(out / RESULTS_FILE, json.dumps(serializable, indent=1, ensure_ascii=True) + "\n")
-    _atomic_write(out / METRICS_FILE, json.dumps(metrics, indent=2, ensure_ascii=True) + "\n")
-    _atomic_write(out / SUMMARY_FILE, summary_text(metrics))
+    atomic_write(out / RESULTS_FILE, json.dumps(serializable, indent=1, ensure_ascii=True) + "\n")
+    atomic_write(out / METRICS_FILE, json.dumps(metrics, indent=2, ensure_ascii=True) + "\n")
+    atomic_write(out / SUMMARY_FILE, summary_text(metrics))
     tmp = out / (CSV_FILE + ".tmp")
     with open(tmp, "w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS, extrasaction="ignore")
@@ -530,7 +530,8 @@ def write_outputs(out: Path, results: list[dict], metrics: dict) -> None:
     render_eval_report(metrics, serializable, out / REPORT_FILE)
 
 
-def _atomic_write(path: Path, text: str) -> None:
+def atomic_write(path: Path, text: str) -> None:
+    """Write `text` to a file beside `path`, then rename it into place: readers never see half a file."""
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)

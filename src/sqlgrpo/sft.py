@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import time
-from pathlib import Path
 from typing import Any
 
 from .config import StageConfig
@@ -54,19 +53,10 @@ def run_sft(stage: StageConfig) -> dict:
     from trl import SFTConfig, SFTTrainer
 
     from .models import load_model
-    from .train import ensure_train_file, gpu_available, lora_config, read_records, save_final
+    from .train import lora_config, save_final, start_stage
 
     shared, cfg = stage.shared, stage.section
-    if cfg.bf16 and not gpu_available():
-        raise SftError("--bf16 needs a CUDA GPU and this machine has none; set bf16: false")
-    out = Path(cfg.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    stage.write(out)
-    try:
-        args = SFTConfig(**sft_config_kwargs(stage))
-    except ValueError as e:
-        raise SftError(f"TRL refused the configuration: {e}") from None
-    records = read_records(ensure_train_file(stage), cfg.max_questions)
+    out, args, records = start_stage(stage, lambda: SFTConfig(**sft_config_kwargs(stage)), SftError)
     examples = sft_examples(records, backend=shared.backend, template=shared.system_prompt,
                             include_inserts=shared.include_inserts)
     model, tokenizer = load_model(shared.model, for_training=True, dtype="bfloat16" if cfg.bf16 else None)

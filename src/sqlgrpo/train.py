@@ -309,6 +309,23 @@ def heldout_callback(trainer_ref: dict, records: list[dict], tokenizer: Any, sta
 # --------------------------------------------------------------------------------------------
 # The run
 
+def start_stage(stage: StageConfig, make_args: Callable[[], Any], error: type[Exception]) -> tuple[Path, Any, list[dict]]:
+    """The common start of the sft and contrastive stages: refuse bf16 without a GPU, write the
+    resolved config into the output folder, build TRL's config with `make_args` (its ValueError
+    raised as `error`), and read the training records. Returns (output folder, TRL config, records)."""
+    cfg = stage.section
+    if cfg.bf16 and not gpu_available():
+        raise error("--bf16 needs a CUDA GPU and this machine has none; set bf16: false")
+    out = Path(cfg.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    stage.write(out)
+    try:
+        args = make_args()
+    except ValueError as e:
+        raise error(f"TRL refused the configuration: {e}") from None
+    return out, args, read_records(ensure_train_file(stage), cfg.max_questions)
+
+
 def save_final(trainer: Any, tokenizer: Any, out: Path, summary: dict, summary_name: str) -> None:
     """The end of a training stage: the adapter in out/final_adapter (saved on every process:
     DeepSpeed/FSDP gather the weights there), then, on the main process, its tokenizer,
