@@ -36,11 +36,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlgrpo import paths
-from sqlgrpo.generation import generate_answers
-from sqlgrpo.models import load_model
-from sqlgrpo.prompts import build_messages, prompt_token_count
-from sqlgrpo.train import read_records
+from sqlgrpo.common import paths
+from sqlgrpo.llm.generation import generate_answers
+from sqlgrpo.llm.models import load_model
+from sqlgrpo.llm.prompts import build_messages, prompt_token_count
+from sqlgrpo.stages.train import read_records
 
 DEFAULT_N = 16  # prompts per configuration: two full batches of 8, one of 16
 DEFAULT_BATCH_SIZES = (1, 8, 16)
@@ -53,7 +53,7 @@ def eval_records(eval_file: Path | None, n: int, backend: str) -> tuple[list[dic
         eval_file = paths.default_eval_file()
     if eval_file is not None:
         return read_records(eval_file, n), str(eval_file)
-    from sqlgrpo.prepare import PrepareOptions, prepare
+    from sqlgrpo.stages.prepare import PrepareOptions, prepare
 
     with tempfile.TemporaryDirectory(prefix="bench-generation-") as folder:
         prepare(PrepareOptions(output_dir=folder, backend=backend), progress=False)

@@ -42,12 +42,12 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from sqlgrpo import rewards
-from sqlgrpo.analysis import parse_statements
-from sqlgrpo.audit import completion_for, gold_tables
-from sqlgrpo.contrastive import PARSE_FALLBACKS, near_misses
-from sqlgrpo.matching import modifies, outcomes_match
-from sqlgrpo.sources import load_source
+from sqlgrpo.scoring import rewards
+from sqlgrpo.sql.analysis import parse_statements
+from sqlgrpo.scoring.audit import completion_for, gold_tables
+from sqlgrpo.scoring.near_misses import PARSE_FALLBACKS, near_misses
+from sqlgrpo.scoring.matching import modifies, outcomes_match
+from sqlgrpo.data.sources import load_source
 from sqlgrpo.sql import build_example_db, default_executor
 
 DEFAULT_FILE = Path(__file__).resolve().parents[2] / "shared" / "data" / "gretel_sample_train.jsonl"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlgrpo.analysis import missing_references, parse_statements, references
+from sqlgrpo.sql.analysis import missing_references, parse_statements, references
 
 SCHEMA = {
     "orders": ["id", "customer_id", "total", "placed_on"],

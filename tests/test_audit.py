@@ -10,12 +10,12 @@ import json
 
 import pytest
 
-from sqlgrpo import contrastive
-from sqlgrpo.audit import EXECUTION_REWARD, add_audit_parser, audit_rewards, execution_accepts
-from sqlgrpo.contrastive import EDITS, near_misses, parse_gold
-from sqlgrpo.matching import outcomes_match, states_match
-from sqlgrpo.rewards import gold_is_ordered
-from sqlgrpo.sources import load_source
+from sqlgrpo.scoring import near_misses as contrastive
+from sqlgrpo.scoring.audit import EXECUTION_REWARD, add_audit_parser, audit_rewards, execution_accepts
+from sqlgrpo.scoring.near_misses import EDITS, near_misses, parse_gold
+from sqlgrpo.scoring.matching import outcomes_match, states_match
+from sqlgrpo.scoring.rewards import gold_is_ordered
+from sqlgrpo.data.sources import load_source
 from sqlgrpo.sql import execute
 
 CTX = ("CREATE TABLE sales (id INT, region TEXT, amount INT); "

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sqlgrpo import config as config_module
+from sqlgrpo.stages import config as config_module
 from sqlgrpo.cli import build_parser
-from sqlgrpo.config import (LORA_ALL_PROJECTIONS, RESOLVED_CONFIG_NAME, ConfigError, SharedConfig, TrainConfig,
+from sqlgrpo.stages.config import (LORA_ALL_PROJECTIONS, RESOLVED_CONFIG_NAME, ConfigError, SharedConfig, TrainConfig,
                             resolve, resolve_from_args)
-from sqlgrpo.rewards import REWARDS
-from sqlgrpo.train import (TrainError, check_hardware, grpo_config_kwargs, lora_config, quantization_config,
+from sqlgrpo.scoring.rewards import REWARDS
+from sqlgrpo.stages.train import (TrainError, check_hardware, grpo_config_kwargs, lora_config, quantization_config,
                            reward_setup)
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -150,7 +150,7 @@ def test_gpu_configs_fail_early_on_this_machine_when_it_has_no_gpu():
 
 def test_qlora_on_a_gpu_without_bitsandbytes_names_the_package(monkeypatch):
     # A GPU but no bitsandbytes: the message says which package to install.
-    import sqlgrpo.train as train_module
+    import sqlgrpo.stages.train as train_module
 
     monkeypatch.setattr(train_module, "_importable", lambda module: module != "bitsandbytes")
     with pytest.raises(TrainError, match="bitsandbytes"):

@@ -12,11 +12,11 @@ from collections import Counter
 
 import pytest
 
-from sqlgrpo import contrastive
-from sqlgrpo.contrastive import EDITS, MAX_TRIES_PER_KIND, Example, near_misses, parse_gold, question_contrast, render
-from sqlgrpo.matching import outcomes_match, states_match
-from sqlgrpo.rewards import gold_is_ordered
-from sqlgrpo.sources import RawRecord
+from sqlgrpo.scoring import near_misses as contrastive
+from sqlgrpo.scoring.near_misses import EDITS, MAX_TRIES_PER_KIND, Example, near_misses, parse_gold, question_contrast, render
+from sqlgrpo.scoring.matching import outcomes_match, states_match
+from sqlgrpo.scoring.rewards import gold_is_ordered
+from sqlgrpo.data.sources import RawRecord
 from sqlgrpo.sql import SQLExecutor, execute
 
 CTX = ("CREATE TABLE sales (id INT, region TEXT, amount INT, cat TEXT); "

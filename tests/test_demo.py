@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from sqlgrpo.config import SECTIONS, resolve
-from sqlgrpo.demo import QUICK, RUNS, STAGE_RECORD, Pipeline, demo_config_path
+from sqlgrpo.stages.config import SECTIONS, resolve
+from sqlgrpo.stages.demo import QUICK, RUNS, STAGE_RECORD, Pipeline, demo_config_path
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -28,7 +28,7 @@ def test_shipped_demo_config_resolves_for_every_stage():
 
 
 def test_a_bad_config_fails_before_any_stage_naming_the_file(tmp_path):
-    from sqlgrpo.config import ConfigError
+    from sqlgrpo.stages.config import ConfigError
 
     bad = tmp_path / "bad.yaml"
     bad.write_text("model: embedded\nsft: {max_stepz: 3}\n")
@@ -113,7 +113,7 @@ def test_an_interrupted_stage_resumes_and_keeps_its_folder(tmp_path):
     # told to resume (GRPO from its last checkpoint, eval from its saved generations).
     folder = tmp_path / "s"
     folder.mkdir()
-    from sqlgrpo.demo import _fingerprint
+    from sqlgrpo.stages.demo import _fingerprint
 
     (folder / STAGE_RECORD).write_text(json.dumps({"key": _fingerprint({"lr": 1}), "status": "running"}))
     (folder / "checkpoint-4").mkdir()
@@ -131,7 +131,7 @@ def test_a_finished_record_without_its_outputs_is_redone(tmp_path):
 
 
 def test_a_failing_stage_names_itself_and_is_not_marked_done(tmp_path):
-    from sqlgrpo.demo import DemoError
+    from sqlgrpo.stages.demo import DemoError
 
     calls: list = []
     with pytest.raises(DemoError, match="stage 'stage' failed: boom"):

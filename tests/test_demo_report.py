@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from sqlgrpo.report import metric_deltas, render_demo_report, render_loss_curves
+from sqlgrpo.report.pages import metric_deltas, render_demo_report, render_loss_curves
 from test_report import PNG_SIGNATURE, _Page, _pngs
 
 N = 16

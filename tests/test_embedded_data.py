@@ -7,8 +7,8 @@ from collections import Counter
 
 import pytest
 
-from sqlgrpo.prepare import PrepareOptions, prepare
-from sqlgrpo.sources import embedded_dataset_path
+from sqlgrpo.stages.prepare import PrepareOptions, prepare
+from sqlgrpo.data.sources import embedded_dataset_path
 from sqlgrpo.sql import SQLExecutor
 
 CLASSES = ("basic SQL", "aggregation", "single join", "multiple_joins", "subqueries", "window functions", "CTEs",

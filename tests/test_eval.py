@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from sqlgrpo.eval import (
+from sqlgrpo.stages.eval import (
     CSV_FILE,
     GENERATIONS_FILE,
     METRICS_FILE,
@@ -47,7 +47,7 @@ from sqlgrpo.eval import (
     self_consistent,
     summary_text,
 )
-from sqlgrpo.judge import NO_JUDGE_REASON
+from sqlgrpo.scoring.judge import NO_JUDGE_REASON
 
 VENV_BIN = Path(sys.executable).parent
 RUN_TIMEOUT_S = 600  # one tiny eval is ~40 s alone, a few minutes on 2 busy cores; never hang CI
@@ -479,7 +479,7 @@ def eval_run(out: Path, eval_file: Path, *flags: str) -> Run:
 @pytest.fixture(scope="module")
 def eval_file(tmp_path_factory) -> Path:
     """The embedded sample prepared into a temp folder: its eval file."""
-    from sqlgrpo.prepare import PrepareOptions, prepare
+    from sqlgrpo.stages.prepare import PrepareOptions, prepare
 
     data = tmp_path_factory.mktemp("data")
     prepare(PrepareOptions(output_dir=str(data)), progress=False)

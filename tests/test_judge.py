@@ -25,7 +25,7 @@ from typing import Callable
 
 import pytest
 
-from sqlgrpo.judge import (
+from sqlgrpo.scoring.judge import (
     DEFAULT_JUDGE_MODEL,
     NO_JUDGE_REASON,
     Judge,
@@ -469,7 +469,7 @@ def transformers_server(tmp_path):
     missing = [m for m in ("fastapi", "uvicorn") if importlib.util.find_spec(m) is None]
     if missing:
         pytest.skip(f"transformers serve needs {', '.join(missing)}: pip install -e '.[serving]'")
-    from sqlgrpo.models import embedded_checkpoint_dir
+    from sqlgrpo.llm.models import embedded_checkpoint_dir
 
     checkpoint = embedded_checkpoint_dir()
     port = _free_port()

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import pytest
 
-from sqlgrpo.matching import outcomes_match, results_match, states_match
+from sqlgrpo.scoring.matching import outcomes_match, results_match, states_match
 from sqlgrpo.sql import TableState, execute
 
 CTX = ("CREATE TABLE staff (id INT, name TEXT, dept TEXT, salary INT); "
@@ -169,7 +169,7 @@ def test_wide_sparse_rows_are_compared_within_seconds():
     # any of the 10 NULL columns of the prediction, and the search walks all ~10! prefixes before
     # the last one fails. Run in a subprocess so the hang is killed rather than waited out.
     code = textwrap.dedent("""
-        from sqlgrpo.matching import results_match
+        from sqlgrpo.scoring.matching import results_match
         gold = [tuple([None] * 11 + ["x"])]
         pred = [tuple([None] * 10 + ["x", "y"])]
         print(results_match(gold, pred))

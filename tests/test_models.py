@@ -20,8 +20,8 @@ import huggingface_hub.constants
 import pytest
 import torch
 
-from sqlgrpo import models
-from sqlgrpo.models import (
+from sqlgrpo.llm import models
+from sqlgrpo.llm.models import (
     EMBEDDED_CHECKPOINT_NAME,
     EMBEDDED_GGUF_NAME,
     EMBEDDED_MODEL,

@@ -14,7 +14,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from sqlgrpo.report import (
+from sqlgrpo.report.pages import (
     MAX_TEXT_CHARS,
     figure_data_uri,
     format_fraction,

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from sqlgrpo.rewards import (DEFAULT_WEIGHTS, EXEC_FAILED, EXEC_MATCH, EXEC_RAN_WRONG, REWARDS, complexity_reward,
+from sqlgrpo.scoring.rewards import (DEFAULT_WEIGHTS, EXEC_FAILED, EXEC_MATCH, EXEC_RAN_WRONG, REWARDS, complexity_reward,
                              execution_reward, extract_sql, get_reward, parse_answer, reasoning_reward,
                              schema_linking_reward, soft_format_reward, strict_format_reward)
 from sqlgrpo.sql import execute

@@ -17,7 +17,7 @@ from typing import Callable
 
 import pytest
 
-from sqlgrpo.rewards import EXEC_MATCH, REWARDS, execution_reward
+from sqlgrpo.scoring.rewards import EXEC_MATCH, REWARDS, execution_reward
 from sqlgrpo.sql import QUERY_TIMEOUT_S, execute
 
 TIME_MARGIN_S = 3.0  # scheduling noise on a shared machine, on top of the query time limit

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from sqlgrpo.config import resolve
-from sqlgrpo.rewards import REWARDS
-from sqlgrpo.sft import sft_config_kwargs, sft_examples
+from sqlgrpo.stages.config import resolve
+from sqlgrpo.scoring.rewards import REWARDS
+from sqlgrpo.stages.sft import sft_config_kwargs, sft_examples
 
 REPO = Path(__file__).resolve().parents[1]
 RECORD = {"sql_prompt": "How many dogs are there?", "sql": "SELECT COUNT(*) FROM pets WHERE kind = 'dog'",
@@ -51,7 +51,7 @@ def test_sft_config_builds_on_cpu_with_completion_only_loss():
 
 @pytest.mark.slow
 def test_sft_adapter_loads_onto_the_embedded_model(tmp_path):
-    from sqlgrpo.models import load_model, model_name_of_adapter
+    from sqlgrpo.llm.models import load_model, model_name_of_adapter
 
     env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
     run = subprocess.run([sys.executable, "-m", "sqlgrpo.cli", "sft", "--config", "configs/cpu-demo.yaml",

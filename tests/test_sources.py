@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from sqlgrpo.sources import (
+from sqlgrpo.data.sources import (
     EMBEDDED_SOURCE,
     LAYOUTS,
     BadLine,

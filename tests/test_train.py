@@ -24,9 +24,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sqlgrpo.config import StageConfig, resolve
-from sqlgrpo.rewards import REWARDS
-from sqlgrpo.train import (
+from sqlgrpo.stages.config import StageConfig, resolve
+from sqlgrpo.scoring.rewards import REWARDS
+from sqlgrpo.stages.train import (
     CHECKPOINT_REQUIRED,
     FINAL_ADAPTER,
     TRAINER_STATE,
@@ -481,7 +481,7 @@ def test_tiny_run_ran_exactly_max_steps(tiny_run):
 def test_final_adapter_loads_onto_the_embedded_model(tiny_run):
     from peft import PeftModel
 
-    from sqlgrpo.models import load_model
+    from sqlgrpo.llm.models import load_model
 
     _ok(tiny_run)
     model, _ = load_model("embedded", adapter=tiny_run.out / FINAL_ADAPTER)
@@ -628,7 +628,7 @@ def two_process_run(tmp_path_factory) -> Run:
     run itself picks the CPU (use_cpu: no GPU here). Global batch 2 x 2 processes = 4 completions,
     divisible by num_generations 2 as TRL requires.
     """
-    from sqlgrpo.prepare import PrepareOptions, prepare
+    from sqlgrpo.stages.prepare import PrepareOptions, prepare
 
     tmp = tmp_path_factory.mktemp("accelerate")
     out, data = tmp / "D", tmp / "data"

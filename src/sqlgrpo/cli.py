@@ -20,7 +20,9 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from . import __version__, paths
+from sqlgrpo import __version__
+
+from sqlgrpo.common import paths
 
 log = logging.getLogger("sqlgrpo")
 
@@ -40,8 +42,8 @@ def _setup_logging(verbose: bool) -> None:
 # prepare
 
 def _add_prepare(sub: argparse._SubParsersAction) -> None:
-    from .prepare import DEFAULT_EVAL_FRACTION, DEFAULT_SEED, SPLIT_BY
-    from .sql import BACKENDS
+    from sqlgrpo.stages.prepare import DEFAULT_EVAL_FRACTION, DEFAULT_SEED, SPLIT_BY
+    from sqlgrpo.sql import BACKENDS
 
     p = sub.add_parser(
         "prepare", help="load, cleanse and split a text-to-SQL dataset",
@@ -101,8 +103,8 @@ def _print_prepare_report(report: dict) -> None:
 
 
 def _run_prepare(args: argparse.Namespace) -> int:
-    from .prepare import PrepareError, PrepareOptions, prepare
-    from .sources import SourceError
+    from sqlgrpo.stages.prepare import PrepareError, PrepareOptions, prepare
+    from sqlgrpo.data.sources import SourceError
 
     opts = PrepareOptions(input=args.input, output_dir=args.output_dir, backend=args.backend,
                           eval_fraction=args.eval_fraction, split_by=args.split_by, limit=args.limit,
@@ -140,8 +142,8 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_demo(args: argparse.Namespace) -> int:
-    from .config import ConfigError
-    from .demo import DemoError, run_demo
+    from sqlgrpo.stages.config import ConfigError
+    from sqlgrpo.stages.demo import DemoError, run_demo
 
     try:
         summary = run_demo(args.output_dir, quick=args.quick, config_file=args.config, force=args.force)
@@ -170,7 +172,7 @@ def _print_demo_table(summary: dict) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from .report import format_fraction
+    from sqlgrpo.report.pages import format_fraction
 
     console = Console(width=max(Console().width, 110))  # piped output would wrap the table at 80
     runs = summary["runs"]
@@ -206,7 +208,7 @@ def _print_demo_table(summary: dict) -> None:
 def _add_config_stage(sub: argparse._SubParsersAction, name: str, help_text: str, description: str,
                       func: Callable[[argparse.Namespace], int]) -> None:
     """A stage configured by the YAML config: `--config FILE` plus one flag per config field."""
-    from .config import add_config_arguments
+    from sqlgrpo.stages.config import add_config_arguments
 
     p = sub.add_parser(name, help=help_text, description=description,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -227,8 +229,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    from .config import ConfigError, resolve_from_args
-    from .train import TrainError, train
+    from sqlgrpo.stages.config import ConfigError, resolve_from_args
+    from sqlgrpo.stages.train import TrainError, train
 
     try:
         stage = resolve_from_args("train", args)
@@ -258,9 +260,9 @@ def _add_sft(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_sft(args: argparse.Namespace) -> int:
-    from .config import ConfigError, resolve_from_args
-    from .sft import SftError, run_sft
-    from .train import TrainError
+    from sqlgrpo.stages.config import ConfigError, resolve_from_args
+    from sqlgrpo.stages.sft import SftError, run_sft
+    from sqlgrpo.stages.train import TrainError
 
     try:
         summary = run_sft(resolve_from_args("sft", args))
@@ -287,9 +289,9 @@ def _add_contrastive(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_contrastive(args: argparse.Namespace) -> int:
-    from .config import ConfigError, resolve_from_args
-    from .dpo import ContrastiveError, run_contrastive
-    from .train import TrainError
+    from sqlgrpo.stages.config import ConfigError, resolve_from_args
+    from sqlgrpo.stages.contrastive import ContrastiveError, run_contrastive
+    from sqlgrpo.stages.train import TrainError
 
     try:
         summary = run_contrastive(resolve_from_args("contrastive", args))
@@ -317,9 +319,9 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_eval(args: argparse.Namespace) -> int:
-    from .config import ConfigError, resolve_from_args
-    from .eval import REPORT_FILE, EvalError, evaluate, summary_text
-    from .train import TrainError
+    from sqlgrpo.stages.config import ConfigError, resolve_from_args
+    from sqlgrpo.stages.eval import REPORT_FILE, EvalError, evaluate, summary_text
+    from sqlgrpo.stages.train import TrainError
 
     try:
         stage = resolve_from_args("eval", args)
@@ -333,7 +335,7 @@ def _run_eval(args: argparse.Namespace) -> int:
 
 
 def _add_ask(sub: argparse._SubParsersAction) -> None:
-    from .config import DEFAULT_MODEL
+    from sqlgrpo.stages.config import DEFAULT_MODEL
 
     p = sub.add_parser("ask", help="ask a model one question about a schema",
                        description="One answer, printed with its reasoning; when the schema file holds INSERT rows, "
@@ -349,9 +351,9 @@ def _add_ask(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_ask(args: argparse.Namespace) -> int:
-    from .config import DEFAULT_MODEL
-    from .eval import ask
-    from .models import model_name_of_adapter
+    from sqlgrpo.stages.config import DEFAULT_MODEL
+    from sqlgrpo.stages.eval import ask
+    from sqlgrpo.llm.models import model_name_of_adapter
 
     schema_path = Path(args.schema)
     try:
@@ -390,7 +392,7 @@ def _add_compare(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_compare(args: argparse.Namespace) -> int:
-    from .eval import RATE_KEYS, EvalError, compare_runs, load_run
+    from sqlgrpo.stages.eval import RATE_KEYS, EvalError, compare_runs, load_run
 
     try:
         report = compare_runs(args.run_a, args.run_b, args.output_dir)
@@ -406,7 +408,7 @@ def _run_compare(args: argparse.Namespace) -> int:
 
 
 def _add_audit(sub: argparse._SubParsersAction) -> None:
-    from .audit import add_audit_parser
+    from sqlgrpo.scoring.audit import add_audit_parser
 
     add_audit_parser(sub)
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Iterable
 
-from .sql import starts_with_keyword, split_statements
+from sqlgrpo.sql import starts_with_keyword, split_statements
 
 log = logging.getLogger(__name__)
 
@@ -91,8 +91,8 @@ def target_answer(sql: str, sql_context: str, backend: str = "sqlite") -> str:
     """An answer in the training format for `sql`: a short reasoning built from the tables and
     columns the query uses (read through sqlglot scopes), then the SQL. The supervised warm-up
     learns from it, and the preference stage contrasts the gold's with a near-miss's."""
-    from .analysis import references
-    from .sql import default_executor
+    from sqlgrpo.sql.analysis import references
+    from sqlgrpo.sql import default_executor
 
     db = default_executor(backend).database(sql_context)
     schema = db.schema if db.ok else {}

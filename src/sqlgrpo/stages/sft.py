@@ -18,7 +18,7 @@ import logging
 import time
 from typing import Any
 
-from .config import StageConfig
+from sqlgrpo.stages.config import StageConfig
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ class SftError(RuntimeError):
 def sft_examples(records: list[dict], *, backend: str = "sqlite", template: str | None = None,
                  include_inserts: bool = False) -> list[dict]:
     """TRL prompt/completion examples (conversational) for the supervised warm-up."""
-    from .prompts import build_messages, target_answer
+    from sqlgrpo.llm.prompts import build_messages, target_answer
 
     return [{"prompt": build_messages(r, template=template, backend=backend, include_inserts=include_inserts),
              "completion": [{"role": "assistant", "content": target_answer(r["sql"], r["sql_context"], backend)}]}
@@ -41,7 +41,7 @@ def sft_examples(records: list[dict], *, backend: str = "sqlite", template: str 
 
 def sft_config_kwargs(stage: StageConfig, *, has_gpu: bool | None = None) -> dict[str, Any]:
     """TRL SFTConfig keyword arguments for this run (testable without a GPU)."""
-    from .train import trainer_kwargs
+    from sqlgrpo.stages.train import trainer_kwargs
 
     return dict(**trainer_kwargs(stage, has_gpu=has_gpu), max_length=stage.shared.max_seq_length,
                 completion_only_loss=True)
@@ -52,8 +52,8 @@ def run_sft(stage: StageConfig) -> dict:
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
-    from .models import load_model
-    from .train import lora_config, save_final, start_stage
+    from sqlgrpo.llm.models import load_model
+    from sqlgrpo.stages.train import lora_config, save_final, start_stage
 
     shared, cfg = stage.shared, stage.section
     out, args, records = start_stage(stage, lambda: SFTConfig(**sft_config_kwargs(stage)), SftError)

@@ -29,10 +29,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from . import paths
-from .analysis import missing_references, references
-from .sources import LoadedSource, RawRecord, load_source
-from .sql import AS_WRITTEN, BACKENDS, DML_KINDS, SELECT, ExecResult, SQLExecutor
+from sqlgrpo.common import paths
+from sqlgrpo.sql.analysis import missing_references, references
+from sqlgrpo.data.sources import LoadedSource, RawRecord, load_source
+from sqlgrpo.sql import AS_WRITTEN, BACKENDS, DML_KINDS, SELECT, ExecResult, SQLExecutor
 
 log = logging.getLogger(__name__)
 
@@ -292,7 +292,7 @@ def _fingerprint(opts: PrepareOptions, loaded_hint: str) -> str:
 
 def _input_identity(source: str) -> str:
     """What identifies the input for reuse: a file's path, size and mtime, else its name."""
-    from .sources import EMBEDDED_SOURCE, embedded_dataset_path
+    from sqlgrpo.data.sources import EMBEDDED_SOURCE, embedded_dataset_path
 
     path = embedded_dataset_path() if source == EMBEDDED_SOURCE else Path(source)
     if path.is_file():

@@ -43,7 +43,7 @@ from collections import Counter
 from decimal import Decimal
 from typing import Any, Iterable, Sequence
 
-from .sql import ExecResult, TableState
+from sqlgrpo.sql import ExecResult, TableState
 
 FLOAT_REL_TOL = 1e-9  # absorbs float noise (0.1 + 0.2, SUM order), not rounding choices (ROUND(x, 2))
 FLOAT_ABS_TOL = 1e-12  # so that values around zero compare sensibly

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .config import StageConfig
+from sqlgrpo.stages.config import StageConfig
 
 log = logging.getLogger(__name__)
 
@@ -41,12 +41,12 @@ def build_preferences(records: list[dict], *, backend: str = "sqlite", pairs_per
     """Preference pairs (prompt, chosen, rejected, kind, id) in TRL's conversational format."""
     from tqdm.auto import tqdm
 
-    from .contrastive import near_misses
-    from .prompts import build_messages, target_answer
+    from sqlgrpo.scoring.near_misses import near_misses
+    from sqlgrpo.llm.prompts import build_messages, target_answer
 
     others: dict[str, list[dict]] = {}
     if question_contrast:
-        from . import contrastive
+        from sqlgrpo.scoring import near_misses as contrastive
 
         contrast = getattr(contrastive, "question_contrast", None)
         if contrast is not None:
@@ -92,7 +92,7 @@ def write_preferences(pairs: list[dict], path: Path) -> None:
 
 def dpo_config_kwargs(stage: StageConfig, *, has_gpu: bool | None = None) -> dict[str, Any]:
     """TRL DPOConfig keyword arguments for this run (testable without a GPU)."""
-    from .train import trainer_kwargs
+    from sqlgrpo.stages.train import trainer_kwargs
 
     cfg = stage.section
     losses = {"loss_type": [cfg.loss_type]}
@@ -109,8 +109,8 @@ def run_contrastive(stage: StageConfig, *, progress: bool = True) -> dict:
     from datasets import Dataset
     from trl import DPOConfig, DPOTrainer
 
-    from .models import load_model
-    from .train import lora_config, save_final, start_stage
+    from sqlgrpo.llm.models import load_model
+    from sqlgrpo.stages.train import lora_config, save_final, start_stage
 
     shared, cfg = stage.shared, stage.section
     out, args, records = start_stage(stage, lambda: DPOConfig(**dpo_config_kwargs(stage)), ContrastiveError)

@@ -8,7 +8,7 @@ on a completion, whatever its text; work per completion is bounded (linear-time 
 capped parse, the executor's time limit).
 
     from trl import GRPOConfig, GRPOTrainer
-    from sqlgrpo.rewards import REWARDS, DEFAULT_WEIGHTS
+    from sqlgrpo.scoring.rewards import REWARDS, DEFAULT_WEIGHTS
     names = list(DEFAULT_WEIGHTS)
     GRPOTrainer(..., reward_funcs=[REWARDS[n] for n in names],
                 args=GRPOConfig(..., reward_weights=[DEFAULT_WEIGHTS[n] for n in names]))
@@ -31,9 +31,9 @@ from typing import Any, Callable, Hashable, Sequence
 
 from sqlglot import exp
 
-from .analysis import parse_statements, references
-from .matching import modifies, outcomes_match
-from .sql import ExecResult, SQLExecutor, default_executor
+from sqlgrpo.sql.analysis import parse_statements, references
+from sqlgrpo.scoring.matching import modifies, outcomes_match
+from sqlgrpo.sql import ExecResult, SQLExecutor, default_executor
 
 log = logging.getLogger(__name__)
 

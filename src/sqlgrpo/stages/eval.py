@@ -26,11 +26,11 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any, Callable
 
-from .config import StageConfig
-from .matching import modifies, outcome_key, outcomes_match
-from .rewards import (EXEC_MATCH, execution_score, gold_is_ordered, gold_outcome, is_strict_format, parse_answer,
+from sqlgrpo.stages.config import StageConfig
+from sqlgrpo.scoring.matching import modifies, outcome_key, outcomes_match
+from sqlgrpo.scoring.rewards import (EXEC_MATCH, execution_score, gold_is_ordered, gold_outcome, is_strict_format, parse_answer,
                       soft_format_score)
-from .sql import ErrorKind, default_executor
+from sqlgrpo.sql import ErrorKind, default_executor
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ class EvalError(RuntimeError):
 def exact_match(pred_sql: str | None, gold: str, backend: str = "sqlite") -> bool:
     """Same query after sqlglot normalization (identifier case, whitespace, quoting, keyword
     case); False when either side cannot be parsed."""
-    from .analysis import parse_statements
+    from sqlgrpo.sql.analysis import parse_statements
 
     if not pred_sql:
         return False
@@ -284,7 +284,7 @@ def generate_all(records: list[dict], generate_batch: Callable[[list[dict]], lis
 
 
 def transformers_generator(model: Any, tokenizer: Any, cfg: Any) -> Callable[[list[dict]], list[dict]]:
-    from .generation import generate_answers
+    from sqlgrpo.llm.generation import generate_answers
 
     def generate_batch(batch: list[dict]) -> list[dict]:
         sampling = cfg.num_samples > 1
@@ -324,7 +324,7 @@ def vllm_generator(model_name: str, adapter: str | None, cfg: Any, tokenizer: An
 def resolve_model(stage: StageConfig) -> str:
     """The model to evaluate: the one set explicitly, else the one the adapter was trained on,
     else the shared default."""
-    from .models import model_name_of_adapter
+    from sqlgrpo.llm.models import model_name_of_adapter
 
     cfg = stage.section
     if "model" in stage.explicit or not cfg.adapter:
@@ -337,7 +337,7 @@ def resolve_model(stage: StageConfig) -> str:
 
 
 def read_eval_records(path: str | Path, limit: int) -> list[dict]:
-    from .train import TrainError, read_records
+    from sqlgrpo.stages.train import TrainError, read_records
 
     try:
         records = read_records(path, limit or None)
@@ -351,14 +351,14 @@ def read_eval_records(path: str | Path, limit: int) -> list[dict]:
 
 def evaluate(stage: StageConfig, *, progress: bool = True) -> dict:
     """Run the stage; returns the metrics (also written to metrics.json)."""
-    from .prompts import prompt_records
+    from sqlgrpo.llm.prompts import prompt_records
 
     shared, cfg = stage.shared, stage.section
     if cfg.num_samples < 1:
         raise EvalError(f"--num-samples must be at least 1, got {cfg.num_samples}")
     check_reward_weights(cfg.reward_weights)
     if cfg.use_vllm:
-        from .train import _importable, gpu_available
+        from sqlgrpo.stages.train import _importable, gpu_available
 
         if not gpu_available() or not _importable("vllm"):
             raise EvalError("--use-vllm needs a CUDA GPU and the vllm package (pip install -e '.[gpu]')")
@@ -374,7 +374,7 @@ def evaluate(stage: StageConfig, *, progress: bool = True) -> dict:
         raise EvalError(f"eval file {eval_path} has no records")
     stage.write(out)
 
-    from .models import load_model
+    from sqlgrpo.llm.models import load_model
 
     model, tokenizer = load_model(model_name, adapter=cfg.adapter)
     budget = shared.max_seq_length  # prompts longer than the model's budget are dropped, as in training
@@ -401,7 +401,7 @@ def evaluate(stage: StageConfig, *, progress: bool = True) -> dict:
 
 
 def check_reward_weights(weights: dict[str, float]) -> None:
-    from .rewards import REWARDS
+    from sqlgrpo.scoring.rewards import REWARDS
 
     unknown = [name for name in weights if name not in REWARDS]
     if unknown:
@@ -413,7 +413,7 @@ def score_rewards(results: list[dict], weights: dict[str, float], backend: str =
     GRPO adds them up) and `rewards` (per function) on every result, and returns `mean_reward`
     and `reward_means` for metrics.json. A reward that cannot judge a sample (None) adds nothing
     to its sum, as in TRL."""
-    from .rewards import get_reward
+    from sqlgrpo.scoring.rewards import get_reward
 
     check_reward_weights(weights)
     if not results:
@@ -455,7 +455,7 @@ def _run_judge(stage: StageConfig, results: list[dict], metrics: dict, out: Path
     if not cfg.judge:
         metrics["judge"] = None
         return
-    from .judge import Judge, judge_configuration
+    from sqlgrpo.scoring.judge import Judge, judge_configuration
 
     usable, reason = judge_configuration(cfg.judge_model, cfg.judge_base_url)
     if not usable:
@@ -510,7 +510,7 @@ def summary_text(metrics: dict) -> str:
 
 
 def write_outputs(out: Path, results: list[dict], metrics: dict) -> None:
-    from .report import render_eval_report
+    from sqlgrpo.report.pages import render_eval_report
 
     serializable = [{k: v for k, v in r.items() if k != "outcome"} for r in results]
     for r in serializable:
@@ -553,7 +553,7 @@ def load_run(run_dir: str | Path) -> tuple[dict, list[dict]]:
 
 def compare_runs(run_a: str | Path, run_b: str | Path, output_dir: str | Path) -> Path:
     """An HTML report of two eval runs side by side (B − A), with per-class deltas."""
-    from .report import render_compare_report
+    from sqlgrpo.report.pages import render_compare_report
 
     metrics_a, results_a = load_run(run_a)
     metrics_b, results_b = load_run(run_b)
@@ -567,9 +567,9 @@ def ask(question: str, schema: str, *, model: str, adapter: str | None = None, b
         max_new_tokens: int = 256, system_prompt: str | None = None) -> dict:
     """One answer to one question about a schema, with its SQL run on the schema when it holds
     data (INSERT rows)."""
-    from .generation import generate_answers
-    from .models import load_model
-    from .prompts import build_messages
+    from sqlgrpo.llm.generation import generate_answers
+    from sqlgrpo.llm.models import load_model
+    from sqlgrpo.llm.prompts import build_messages
 
     llm, tokenizer = load_model(model, adapter=adapter)
     record = {"sql_prompt": question, "sql_context": schema}

@@ -48,10 +48,10 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from sqlglot import exp
 
-from .analysis import SQLGLOT_DIALECT, parse_statements
-from .matching import outcomes_match
-from .rewards import gold_is_ordered, gold_outcome
-from .sql import default_executor, split_statements, starts_with_keyword
+from sqlgrpo.sql.analysis import SQLGLOT_DIALECT, parse_statements
+from sqlgrpo.scoring.matching import outcomes_match
+from sqlgrpo.scoring.rewards import gold_is_ordered, gold_outcome
+from sqlgrpo.sql import default_executor, split_statements, starts_with_keyword
 
 log = logging.getLogger(__name__)
 

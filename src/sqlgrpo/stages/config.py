@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from . import paths
+from sqlgrpo.common import paths
 
 DEFAULT_MODEL = "Qwen/Qwen2.5-Coder-7B-Instruct"  # the original recipe's base model
 RESOLVED_CONFIG_NAME = "resolved_config.yaml"
@@ -120,7 +120,7 @@ class TrainConfig:
 
 
 def _default_weights() -> dict[str, float]:
-    from .rewards import DEFAULT_WEIGHTS
+    from sqlgrpo.scoring.rewards import DEFAULT_WEIGHTS
 
     return dict(DEFAULT_WEIGHTS)
 

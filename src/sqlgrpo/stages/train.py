@@ -24,8 +24,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Callable
 
-from .config import StageConfig, TrainConfig
-from .rewards import get_reward
+from sqlgrpo.stages.config import StageConfig, TrainConfig
+from sqlgrpo.scoring.rewards import get_reward
 
 log = logging.getLogger(__name__)
 
@@ -209,7 +209,7 @@ def _ensure_train_file(stage: StageConfig) -> Path:
     if not shared.prepare_input:
         raise TrainError(f"training file {path} does not exist; run `sqlgrpo prepare` first, or set "
                          f"prepare_input (e.g. 'embedded') in the config to prepare it automatically")
-    from .prepare import PrepareOptions, prepare
+    from sqlgrpo.stages.prepare import PrepareOptions, prepare
 
     log.info("training file %s does not exist yet: preparing %s first", path, shared.prepare_input)
     prepare(PrepareOptions(input=shared.prepare_input, output_dir=str(path.parent), backend=shared.backend,
@@ -278,8 +278,8 @@ def heldout_callback(trainer_ref: dict, records: list[dict], tokenizer: Any, sta
     accuracy and strict format compliance; logged as `heldout/*` beside the rewards."""
     from transformers import TrainerCallback
 
-    from .generation import generate_answers
-    from .rewards import execution_reward, strict_format_reward
+    from sqlgrpo.llm.generation import generate_answers
+    from sqlgrpo.scoring.rewards import execution_reward, strict_format_reward
 
     cfg = stage.section
 
@@ -361,7 +361,7 @@ def _load_policy(stage: StageConfig) -> tuple[Any, Any, Any]:
             target_modules=list(cfg.lora_target_modules), use_gradient_checkpointing="unsloth",
             random_state=shared.seed)
         return model, tokenizer, None
-    from .models import load_model
+    from sqlgrpo.llm.models import load_model
 
     dtype = "bfloat16" if cfg.bf16 else None
     model, tokenizer = load_model(shared.model, adapter=cfg.init_adapter, for_training=True, dtype=dtype,
@@ -381,7 +381,7 @@ def train(stage: StageConfig) -> dict:
     from datasets import Dataset
     from trl import GRPOConfig, GRPOTrainer
 
-    from .prompts import prompt_records
+    from sqlgrpo.llm.prompts import prompt_records
 
     shared, cfg = stage.shared, stage.section
     check_hardware(cfg)

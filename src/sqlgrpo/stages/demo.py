@@ -27,8 +27,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Callable
 
-from . import __version__, paths
-from .config import StageConfig, resolve
+from sqlgrpo import __version__
+
+from sqlgrpo.common import paths
+from sqlgrpo.stages.config import StageConfig, resolve
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +164,7 @@ def _read_json(path: Path) -> Any:
 
 
 def _write_json(path: Path, value: Any) -> None:
-    from .eval import atomic_write
+    from sqlgrpo.stages.eval import atomic_write
 
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, json.dumps(value, indent=2, ensure_ascii=True, default=str) + "\n")
@@ -181,7 +183,7 @@ def _has_adapter(folder: Path) -> bool:
 
 
 def _has_metrics(folder: Path) -> bool:
-    from .eval import METRICS_FILE, RESULTS_FILE
+    from sqlgrpo.stages.eval import METRICS_FILE, RESULTS_FILE
 
     return (folder / METRICS_FILE).is_file() and (folder / RESULTS_FILE).is_file()
 
@@ -201,11 +203,11 @@ def run_demo(output_dir: str | Path | None = None, *, quick: bool = False, confi
 
     `overrides` maps a section name (sft, contrastive, train, eval) to field values applied
     after the config file and --quick (tests use it to shrink the run further)."""
-    from .dpo import run_contrastive
-    from .eval import evaluate
-    from .prepare import PrepareOptions, prepare
-    from .sft import run_sft
-    from .train import train
+    from sqlgrpo.stages.contrastive import run_contrastive
+    from sqlgrpo.stages.eval import evaluate
+    from sqlgrpo.stages.prepare import PrepareOptions, prepare
+    from sqlgrpo.stages.sft import run_sft
+    from sqlgrpo.stages.train import train
 
     out = Path(output_dir) if output_dir else paths.output_dir(DEFAULT_OUTPUT_DIR)
     out.mkdir(parents=True, exist_ok=True)
@@ -278,7 +280,7 @@ def run_demo(output_dir: str | Path | None = None, *, quick: bool = False, confi
 
 def _model_stage(model: str, total: int) -> StageResult:
     """Convert (or find) the embedded model's checkpoint, timed on its own."""
-    from .models import embedded_checkpoint_dir, embedded_checkpoint_ready
+    from sqlgrpo.llm.models import embedded_checkpoint_dir, embedded_checkpoint_ready
 
     start = time.perf_counter()
     if model != "embedded":
@@ -307,7 +309,7 @@ def _eval_stage(p: Pipeline, name: str, folder: str, adapter: Path | None, upstr
 
 
 def _section_sets(config_file: str | Path, section: str, key: str) -> bool:
-    from .config import load_yaml
+    from sqlgrpo.stages.config import load_yaml
 
     return key in (load_yaml(config_file).get(section) or {})
 
@@ -319,8 +321,8 @@ def build_summary(p: Pipeline, evals: dict[str, StageResult], trains: dict[str, 
                   error: str | None) -> dict:
     """demo_summary.json: one object per run (metrics.json keys, plus its eval and training
     seconds), the comparisons between runs, every stage's time, and the settings used."""
-    from .eval import load_run
-    from .report import metric_deltas
+    from sqlgrpo.stages.eval import load_run
+    from sqlgrpo.report.pages import metric_deltas
 
     summary: dict[str, Any] = {"quick": p.quick, "runs": [r for r in RUNS if r in evals], "labels": dict(LABELS),
                                "output_dir": str(p.out), "error": error}
@@ -360,8 +362,8 @@ _SHOWN_SETTINGS = {"max_steps", "learning_rate", "per_device_train_batch_size", 
 
 def write_report(out: Path, summary: dict) -> Path:
     """report.html beside demo_summary.json, with the training curves of the three stages."""
-    from .eval import load_run
-    from .report import render_demo_report
+    from sqlgrpo.stages.eval import load_run
+    from sqlgrpo.report.pages import render_demo_report
 
     results = {}
     for run in summary.get("runs", []):

@@ -11,7 +11,7 @@ A model is named one of three ways:
 A PEFT adapter folder can be loaded on top of any of them with `load_model(name, adapter=...)`,
 and `model_name_of_adapter` tells which model an adapter was trained on.
 
-    from sqlgrpo.models import load_model
+    from sqlgrpo.llm.models import load_model
     model, tokenizer = load_model("embedded")
 """
 
@@ -30,7 +30,7 @@ from typing import Any
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from sqlgrpo.paths import cache_dir
+from sqlgrpo.common.paths import cache_dir
 
 logger = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ The judge model sees the question, the schema, the gold SQL and the model's full
 may be fractional), an `explanation` and a free-text `error_type`. It complements the
 execution metrics of the `eval` stage; it never replaces them.
 
-    from sqlgrpo.judge import Judge
+    from sqlgrpo.scoring.judge import Judge
     judge = Judge("gpt-4o-mini", cache_dir="outputs/eval/judge_cache")          # OPENAI_API_KEY
     judge = Judge("my-model", "http://127.0.0.1:8000/v1", cache_dir="judge_cache")  # local server
     verdicts = judge.judge_many([{"id": 1, "question": ..., "context": ..., "gold": ...,

@@ -32,11 +32,11 @@ from typing import Any, Iterable, Mapping
 
 from tqdm import tqdm
 
-from . import paths
-from .analysis import references
-from .contrastive import PARSE_FALLBACKS, near_misses
-from .rewards import DEFAULT_WEIGHTS, REWARDS, gold_outcome
-from .sql import default_executor
+from sqlgrpo.common import paths
+from sqlgrpo.sql.analysis import references
+from sqlgrpo.scoring.near_misses import PARSE_FALLBACKS, near_misses
+from sqlgrpo.scoring.rewards import DEFAULT_WEIGHTS, REWARDS, gold_outcome
+from sqlgrpo.sql import default_executor
 
 log = logging.getLogger(__name__)
 
@@ -195,7 +195,7 @@ def execution_accepts(report: dict) -> bool:
 
 def add_audit_parser(sub: argparse._SubParsersAction) -> None:
     """Register `sqlgrpo audit-rewards` on the CLI's subparsers."""
-    from .sql import BACKENDS
+    from sqlgrpo.sql import BACKENDS
 
     p = sub.add_parser(
         "audit-rewards", help="check that every reward prefers the gold to verified near-misses",
@@ -255,8 +255,8 @@ def print_report(report: dict) -> None:
 
 def run_audit(args: argparse.Namespace) -> int:
     """`sqlgrpo audit-rewards`: load, audit, print, write JSON; status 1 when the check fails."""
-    from .cli import EXIT_FAILED, EXIT_OK
-    from .sources import SourceError, load_source
+    from sqlgrpo.cli import EXIT_FAILED, EXIT_OK
+    from sqlgrpo.data.sources import SourceError, load_source
 
     data = args.data
     if data is None:
