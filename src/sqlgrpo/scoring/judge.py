@@ -1,9 +1,7 @@
 """An LLM judge for text-to-SQL answers, through any OpenAI-compatible endpoint.
 
-The judge model sees the question, the schema, the gold SQL and the model's full raw output
-(reasoning and SQL, or whatever it wrote), and answers with JSON scores: `sql_score`,
-`reasoning_score`, `format_score` and `educational_score` (integers 1-5), `overall_score` (1-5,
-may be fractional), an `explanation` and a free-text `error_type`. It complements the
+What the judge is asked and how its answer is read (the rubric, `SCORE_FIELDS`, `parse_verdict`)
+is in `sqlgrpo.scoring.judge_rubric`; this module sends the requests. The judge complements the
 execution metrics of the `eval` stage; it never replaces them.
 
     from sqlgrpo.scoring.judge import Judge
@@ -27,38 +25,28 @@ import logging
 import math
 import os
 import random
-import re
-import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, fields
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 import openai
 from tqdm.auto import tqdm
 
+from sqlgrpo.common.files import write_json
+from sqlgrpo.scoring.judge_rubric import (RUBRIC_VERSION, SCORE_FIELDS, JudgeVerdict, build_judge_messages,
+                                          output_text, parse_verdict, score_value)
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_JUDGE_MODEL = "gpt-4o-mini"
-# Part of every cache key: bump it whenever the prompt or the parsing changes, so verdicts given
-# under the old rubric are not reused for the new one.
-RUBRIC_VERSION = "1"
 # Local servers (vLLM, llama.cpp, Ollama, transformers serve) accept any key, but the openai
 # client refuses to start without one.
 PLACEHOLDER_API_KEY = "sk-no-key-needed"
 NO_JUDGE_REASON = "no OPENAI_API_KEY and no --judge-base-url: judge skipped"
-
-INTEGER_SCORE_FIELDS = ("sql_score", "reasoning_score", "format_score", "educational_score")
-OVERALL_SCORE_FIELD = "overall_score"
-SCORE_FIELDS = INTEGER_SCORE_FIELDS + (OVERALL_SCORE_FIELD,)
-SCORE_MIN, SCORE_MAX = 1, 5
 REQUIRED_SAMPLE_KEYS = ("id", "question", "context", "gold", "output")
-
-# A runaway generation (the model repeating itself to its token limit) would cost judge tokens
-# without telling the judge anything more; the head of it shows the failure just as well.
-MAX_OUTPUT_CHARS = 8000
 # 408 and 429 say "later", 5xx "something broke on the server": worth another try. Every other
 # 4xx (bad request, bad key, unknown model) fails the same way however often it is sent.
 RETRIABLE_STATUS = frozenset({408, 429})
@@ -68,182 +56,9 @@ RESPONSE_FORMAT_REJECTION_STATUS = frozenset({400, 422})
 # Jitter draws each wait from [JITTER_FLOOR, 1] times the backoff, so that workers hit by the same
 # 429 storm do not come back in lockstep, while still waiting at least half the backoff.
 JITTER_FLOOR = 0.5
-# parse_verdict tries a JSON object starting at each "{" of a prose answer; this bounds the work on
-# a long answer full of braces (each try is a linear scan).
-MAX_JSON_STARTS = 64
 # How much of an unreadable answer goes into the error message: enough to see what went wrong.
 ERROR_SNIPPET_CHARS = 200
 CACHE_SUFFIX = ".json"
-
-SYSTEM_PROMPT = """\
-You are a strict, fair grader of text-to-SQL answers written by a model that is learning SQL.
-You are given a question, the database schema, a correct reference (gold) SQL query, and the
-model's full raw output. The model was asked to explain its reasoning inside <reasoning> tags and
-then give one SQL query inside <sql> tags.
-
-Score the output on these criteria, each an integer from 1 (worst) to 5 (best):
-- sql_score: does the model's SQL return the same result as the gold query on any data? Equivalent
-  SQL written differently scores 5; a wrong table, column, join, filter, grouping or aggregate
-  scores low; invalid SQL or no SQL at all scores 1.
-- reasoning_score: is the reasoning correct, relevant to the schema and question, and does it
-  lead to the SQL written? Missing reasoning scores 1.
-- format_score: does the output follow the requested format (reasoning in <reasoning> tags, then
-  exactly one query in <sql> tags, nothing else)?
-- educational_score: would the output help a learner understand how to answer this question in SQL?
-Then give overall_score, a number from 1 to 5 for the answer as a whole (correctness weighs most),
-a short explanation (one to three sentences), and error_type: "none" if the SQL is correct,
-otherwise a few words naming the main mistake (for example "wrong filter", "wrong join",
-"wrong aggregate", "syntax error", "no sql").
-
-Answer with exactly one JSON object and nothing else, with exactly these keys:
-{"sql_score": <1-5>, "reasoning_score": <1-5>, "format_score": <1-5>, "educational_score": <1-5>,
- "overall_score": <1-5>, "explanation": "<text>", "error_type": "<text>"}"""
-
-USER_PROMPT_TEMPLATE = """\
-Question:
-{question}
-
-Database schema:
-{context}
-
-Gold SQL:
-{gold}
-
-Model output (everything the model wrote, between the markers):
-<<<OUTPUT
-{output}
-OUTPUT>>>
-
-Grade the model output. Answer with the JSON object only."""
-
-
-@dataclass
-class JudgeVerdict:
-    """One sample's verdict. `ok` False means no readable verdict after retries (see `error`):
-    its scores are None, never a made-up value."""
-
-    ok: bool
-    sql_score: int | None = None
-    reasoning_score: int | None = None
-    format_score: int | None = None
-    educational_score: int | None = None
-    overall_score: float | None = None
-    explanation: str = ""
-    error_type: str = ""
-    error: str = ""
-    attempts: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cached: bool = False
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-# ------------------------------------------------------------------------------------------
-# Reading the judge's answer
-
-_FENCED_BLOCK = re.compile(r"```[ \t]*(?:json|JSON)?[ \t]*\n?(.*?)```", re.DOTALL)
-# "4", "4.0", " 4 / 5 ": a number, optionally "out of" a scale.
-_NUMERIC_TEXT = re.compile(r"^\s*([+-]?\d+(?:\.\d+)?)\s*(?:/\s*(\d+(?:\.\d+)?))?\s*$")
-
-
-def parse_verdict(text: str) -> dict | None:
-    """The verdict in a judge's answer as a dict of the rubric's fields, or None if unreadable.
-
-    Tolerant of what judge models write: the JSON may sit in a ```json fence or amid prose; keys
-    may use any case, spaces or hyphens ("SQL Score", "overall-score"); scores may be ints,
-    floats or numeric strings ("4", "4/5"); extra keys are ignored. Unreadable: no JSON object,
-    a missing score, or a score outside 1-5 (a 0 or 7 means the judge did not follow the rubric,
-    and clamping it would invent a score).
-
-    >>> parse_verdict('Verdict: {"SQL Score": "4/5", "reasoning-score": 3, "format_score": 5,'
-    ...               ' "educational_score": 4, "Overall Score": 3.5, "explanation": "ok"}')["sql_score"]
-    4
-    >>> parse_verdict("no json here") is None
-    True
-    """
-    if not isinstance(text, str) or not text.strip():
-        return None
-    for candidate in _json_objects(text):
-        verdict = _verdict_from_object(candidate)
-        if verdict is not None:
-            return verdict
-    return None
-
-
-def _json_objects(text: str):
-    """Every JSON object found in `text`, most likely first: fenced blocks, the whole text, then
-    objects starting at each "{"."""
-    pieces = [m.group(1) for m in _FENCED_BLOCK.finditer(text)] + [text]
-    for piece in pieces:
-        try:
-            value = json.loads(piece)
-        except ValueError:
-            continue
-        if isinstance(value, dict):
-            yield value
-    decoder = json.JSONDecoder()
-    start = text.find("{")
-    tries = 0
-    while start != -1 and tries < MAX_JSON_STARTS:
-        tries += 1
-        try:
-            value, _ = decoder.raw_decode(text, start)
-        except ValueError:
-            value = None
-        if isinstance(value, dict):
-            yield value
-        start = text.find("{", start + 1)
-
-
-def _normalized_key(key: Any) -> str:
-    return re.sub(r"[\s\-_]+", "_", str(key).strip().lower())
-
-
-def _verdict_from_object(obj: dict) -> dict | None:
-    by_key = {_normalized_key(k): v for k, v in obj.items()}
-    verdict: dict[str, Any] = {}
-    for name in SCORE_FIELDS:
-        score = _score_value(by_key.get(name))
-        if score is None:
-            return None
-        if name in INTEGER_SCORE_FIELDS:
-            # The rubric asks for integers; a judge that writes 3.5 still said "between 3 and 4",
-            # so round half up rather than throwing the whole verdict away.
-            score = int(math.floor(score + 0.5))
-        verdict[name] = score
-    verdict["explanation"] = _text_value(by_key.get("explanation"))
-    verdict["error_type"] = _text_value(by_key.get("error_type"))
-    return verdict
-
-
-def _score_value(value: Any) -> float | None:
-    """A score in 1..5 as a float, or None if missing, not a number, or out of range."""
-    if isinstance(value, bool):  # bool is an int in Python, but true/false is no score
-        return None
-    if isinstance(value, (int, float)):
-        number = float(value)
-    elif isinstance(value, str):
-        match = _NUMERIC_TEXT.match(value)
-        if match is None:
-            return None
-        number = float(match.group(1))
-        scale = match.group(2)
-        if scale is not None and float(scale) != SCORE_MAX:
-            return None  # "8/10" is on another scale; converting it would be a guess
-    else:
-        return None
-    if not math.isfinite(number) or not SCORE_MIN <= number <= SCORE_MAX:
-        return None
-    return number
-
-
-def _text_value(value: Any) -> str:
-    if value is None:
-        return ""
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-
 
 # ------------------------------------------------------------------------------------------
 # Configuration
@@ -260,29 +75,6 @@ def judge_configuration(model: str | None, base_url: str | None, api_key: str | 
     note = "" if key else " (no API key: using a placeholder, local servers ignore it)"
     return True, f"judge {model} at {where}{note}"
 
-
-def build_judge_messages(sample: dict) -> list[dict[str, str]]:
-    """The chat messages (system, user) that ask the judge about one sample."""
-    output = _output_text(sample["output"])
-    if len(output) > MAX_OUTPUT_CHARS:
-        cut = len(output) - MAX_OUTPUT_CHARS
-        output = f"{output[:MAX_OUTPUT_CHARS]}\n[... {cut} more characters not shown]"
-    user = USER_PROMPT_TEMPLATE.format(
-        question=str(sample["question"]).strip(),
-        context=str(sample["context"]).strip(),
-        gold=str(sample["gold"]).strip(),
-        output=output,
-    )
-    return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
-
-
-def _output_text(output: Any) -> str:
-    """The model's raw output as text: a string as is; a chat-message list as its contents."""
-    if isinstance(output, str):
-        return output
-    if isinstance(output, list):
-        return "\n".join(str(m.get("content", "")) if isinstance(m, dict) else str(m) for m in output)
-    return "" if output is None else str(output)
 
 
 # ------------------------------------------------------------------------------------------
@@ -478,7 +270,7 @@ class Judge:
     # -- cache ---------------------------------------------------------------------------------
 
     def _cache_path(self, sample: dict) -> Path:
-        key_material = json.dumps([str(sample["id"]), _output_text(sample["output"]), self.model, RUBRIC_VERSION],
+        key_material = json.dumps([str(sample["id"]), output_text(sample["output"]), self.model, RUBRIC_VERSION],
                                   ensure_ascii=False)
         return self.cache_dir / (hashlib.sha256(key_material.encode("utf-8")).hexdigest() + CACHE_SUFFIX)
 
@@ -492,7 +284,7 @@ class Judge:
             return None
         known = {f.name for f in fields(JudgeVerdict)}
         if not isinstance(data, dict) or data.get("ok") is not True or not all(
-                _score_value(data.get(name)) is not None for name in SCORE_FIELDS):
+                score_value(data.get(name)) is not None for name in SCORE_FIELDS):
             logger.warning("Ignoring judge cache file %s without a readable verdict; judging again", path)
             return None
         try:
@@ -506,16 +298,8 @@ class Judge:
     def _write_cache(self, path: Path, verdict: JudgeVerdict) -> None:
         data = verdict.to_dict()
         data["cached"] = False
-        # tmp + os.replace: a reader (another worker, or a rerun after a crash) sees the whole
-        # old file or the whole new one, never half of it.
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(data, f, ensure_ascii=False, indent=1)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        # atomic: a reader (another worker, or a rerun after a crash) never sees half a file
+        write_json(path, data, indent=1)
 
 
 def _check_sample(sample: Any) -> None:

@@ -61,9 +61,10 @@ from typing import Any, Callable
 
 import apsw
 
+from sqlgrpo.sql.dialects import BACKENDS, FALLBACK_DIALECTS
+
 log = logging.getLogger(__name__)
 
-BACKENDS = ("sqlite", "duckdb")
 QUERY_TIMEOUT_S = 2.0  # a rollout's query must not stall a GRPO step; gold queries run in ms
 CONTEXT_TIMEOUT_S = 10.0  # building a context runs trusted-ish dataset SQL, once per context
 MAX_SQL_CHARS = 100_000  # no real answer is longer; bounds the cost of splitting and parsing
@@ -84,7 +85,7 @@ DUCKDB_MAX_MEMORY = "512MB"  # per example database; DuckDB spills or fails beyo
 CONTEXT_CACHE_SIZE = 2_048  # pristine databases kept per executor (each is tens of KB): an epoch
 # over a few thousand prompts comes back to warm databases
 
-TRANSPILE_FROM = ("postgres", "mysql")  # the flavours datasets such as gretel mix
+TRANSPILE_FROM = FALLBACK_DIALECTS
 AS_WRITTEN = "as_written"
 
 
