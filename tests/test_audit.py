@@ -5,16 +5,16 @@ database and comparing with `outcomes_match`: the property is "runs, and is anot
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import pytest
 
 from sqlgrpo.scoring import near_misses as contrastive
-from sqlgrpo.scoring.audit import EXECUTION_REWARD, add_audit_parser, audit_rewards, execution_accepts
+from sqlgrpo.cli import main
+from sqlgrpo.scoring.audit import EXECUTION_REWARD, audit_rewards, execution_accepts
 from sqlgrpo.scoring.near_misses import EDITS, near_misses, parse_gold
 from sqlgrpo.scoring.matching import outcomes_match, states_match
-from sqlgrpo.scoring.rewards import gold_is_ordered
+from sqlgrpo.scoring.verdict import gold_is_ordered
 from sqlgrpo.data.sources import load_source
 from sqlgrpo.sql import execute
 
@@ -206,14 +206,11 @@ def test_acceptance_fails_on_a_tie():
 
 
 def test_audit_cli_writes_the_json_report(tmp_path, capsys):
-    # The subcommand as the CLI will wire it: prints the table, writes JSON, status 0.
+    # The subcommand as the CLI wires it: prints the table, writes JSON, status 0.
     data = tmp_path / "rows.jsonl"
     data.write_text("".join(json.dumps({"sql_prompt": "q?", **row}) + "\n" for row in ROWS[:3]), encoding="utf-8")
-    parser = argparse.ArgumentParser()
-    add_audit_parser(parser.add_subparsers(dest="stage"))
     out = tmp_path / "audit.json"
-    args = parser.parse_args(["audit-rewards", "--data", str(data), "--output", str(out)])
-    assert args.func(args) == 0
+    assert main(["audit-rewards", "--data", str(data), "--output", str(out)]) == 0
     report = json.loads(out.read_text(encoding="utf-8"))
     assert report["rows"] == 3 and report["rewards"][EXECUTION_REWARD]["gold_higher"] == 1.0
     assert "execution_reward" in capsys.readouterr().out

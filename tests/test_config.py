@@ -16,8 +16,8 @@ from sqlgrpo.cli import build_parser
 from sqlgrpo.stages.config import (LORA_ALL_PROJECTIONS, RESOLVED_CONFIG_NAME, ConfigError, SharedConfig, TrainConfig,
                             resolve, resolve_from_args)
 from sqlgrpo.scoring.rewards import REWARDS
-from sqlgrpo.stages.train import (TrainError, check_hardware, grpo_config_kwargs, lora_config, quantization_config,
-                           reward_setup)
+from sqlgrpo.stages.train import TrainError, grpo_config_kwargs, quantization_config, reward_setup
+from sqlgrpo.stages.training import TrainingError, check_hardware, lora_config
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 STAGE_CONFIGS = sorted(CONFIGS.glob("*.yaml"))  # the sqlgrpo configs; configs/accelerate/ holds accelerate's
@@ -130,7 +130,7 @@ def test_gpu_7b_qlora_is_the_same_recipe_as_gpu_7b():
 @pytest.mark.parametrize("path", GPU_CONFIGS, ids=lambda p: p.name)
 def test_gpu_configs_fail_early_without_a_gpu(path):
     # bf16 and vLLM need CUDA: the run must stop before loading 7B parameters, naming an option.
-    with pytest.raises(TrainError) as err:
+    with pytest.raises(TrainingError) as err:
         check_hardware(resolve("train", path).section, has_gpu=False)
     message = str(err.value)
     assert "needs a CUDA GPU" in message
@@ -144,16 +144,16 @@ def test_gpu_configs_fail_early_on_this_machine_when_it_has_no_gpu():
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
     for path in GPU_CONFIGS:
-        with pytest.raises(TrainError):
+        with pytest.raises(TrainingError):
             check_hardware(resolve("train", path).section)
 
 
 def test_qlora_on_a_gpu_without_bitsandbytes_names_the_package(monkeypatch):
     # A GPU but no bitsandbytes: the message says which package to install.
-    import sqlgrpo.stages.train as train_module
+    import sqlgrpo.stages.training as training_module
 
-    monkeypatch.setattr(train_module, "_importable", lambda module: module != "bitsandbytes")
-    with pytest.raises(TrainError, match="bitsandbytes"):
+    monkeypatch.setattr(training_module, "importable", lambda module: module != "bitsandbytes")
+    with pytest.raises(TrainingError, match="bitsandbytes"):
         check_hardware(resolve("train", CONFIGS / "gpu-7b-qlora.yaml").section, has_gpu=True)
 
 

@@ -15,7 +15,7 @@ import pytest
 from sqlgrpo.scoring import near_misses as contrastive
 from sqlgrpo.scoring.near_misses import EDITS, MAX_TRIES_PER_KIND, Example, near_misses, parse_gold, question_contrast, render
 from sqlgrpo.scoring.matching import outcomes_match, states_match
-from sqlgrpo.scoring.rewards import gold_is_ordered
+from sqlgrpo.scoring.verdict import gold_is_ordered
 from sqlgrpo.data.sources import RawRecord
 from sqlgrpo.sql import SQLExecutor, execute
 
@@ -212,13 +212,18 @@ def test_max_per_kind_caps_kept_candidates():
 
 def test_candidates_executed_per_kind_are_capped(monkeypatch):
     # An edit proposing 50 distinct queries that all keep the gold's outcome: only
-    # MAX_TRIES_PER_KIND of them are executed (plus the gold's round trip), none is kept.
+    # MAX_TRIES_PER_KIND of them are executed, none is kept. (The gold's round trip writes the
+    # gold's own text back, which the verdict knows without running it again.)
+    from sqlgrpo.scoring import verdict as verdict_module
+
+    gold = "SELECT SUM(amount) FROM sales"
+
     def same_sum(trees, example=None):
         for k in range(50):
             yield parse_gold(f"SELECT SUM(amount) FROM sales WHERE id < {100 + k}")
 
     runs = []
-    real = contrastive.default_executor("sqlite")
+    real = verdict_module.executor_for("sqlite")
 
     class Counting:
         def run(self, sql, context, **kwargs):
@@ -229,9 +234,9 @@ def test_candidates_executed_per_kind_are_capped(monkeypatch):
             return getattr(real, name)
 
     monkeypatch.setattr(contrastive, "EDITS", {"same_sum": same_sum})
-    monkeypatch.setattr(contrastive, "default_executor", lambda backend="sqlite": Counting())
-    assert near_misses("SELECT SUM(amount) FROM sales", CTX) == []
-    assert len(runs) == 1 + MAX_TRIES_PER_KIND
+    monkeypatch.setattr(verdict_module, "executor_for", lambda backend="sqlite": Counting())
+    assert near_misses(gold, CTX) == []
+    assert len([sql for sql in runs if sql != gold]) == MAX_TRIES_PER_KIND
 
 
 # --- rows that cannot be worked on ------------------------------------------------------------

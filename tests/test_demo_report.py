@@ -1,4 +1,4 @@
-"""The demo report (`sqlgrpo.report.render_demo_report`) and its pieces: the per-metric deltas
+"""The demo report (`sqlgrpo.report.demo_page.render_demo_report`) and its pieces: the per-metric deltas
 between two runs, and the loss curves of the supervised stages.
 
 Synthetic runs of 16 questions, built so that the flips between two runs are known: question i is
@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from sqlgrpo.report.pages import metric_deltas, render_demo_report, render_loss_curves
+from sqlgrpo.report.charts import render_loss_curves
+from sqlgrpo.report.demo_page import render_demo_report
+from sqlgrpo.report.stats import metric_deltas
 from test_report import PNG_SIGNATURE, _Page, _pngs
 
 N = 16

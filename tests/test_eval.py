@@ -28,24 +28,20 @@ from pathlib import Path
 
 import pytest
 
+from sqlgrpo.report.console import eval_summary_text as summary_text
+from sqlgrpo.scoring.metrics import (RATE_KEYS, compute_metrics, exact_match, score_answer, score_questions,
+                                     self_consistent)
 from sqlgrpo.stages.eval import (
     CSV_FILE,
     GENERATIONS_FILE,
     METRICS_FILE,
-    RATE_KEYS,
     REPORT_FILE,
     RESULTS_FILE,
     SUMMARY_FILE,
     EvalError,
-    _sample_record,
-    compute_metrics,
-    exact_match,
     generate_all,
     load_run,
-    score_answer,
     score_rewards,
-    self_consistent,
-    summary_text,
 )
 from sqlgrpo.scoring.judge import NO_JUDGE_REASON
 
@@ -189,7 +185,8 @@ FOUR = [
     sample("wrong_result", "aggregation", valid=True, tokens=30, latency=2.0),
 ]
 def _result(output: str) -> dict:
-    return {"raw_output": output, "gold": DOGS["sql"], "context": DOGS["sql_context"]}
+    # A scored answer as the eval stage holds it: its verdict's score rides along.
+    return {**score_answer(output, DOGS), "gold": DOGS["sql"], "context": DOGS["sql_context"]}
 
 
 def test_mean_reward_is_the_weighted_sum_of_the_training_rewards():
@@ -258,11 +255,9 @@ def test_pass_at_k_can_be_right_where_the_majority_vote_is_wrong():
     # q1: two answers agree on the cat (wrong), one finds the dogs: pass@3 yes, majority no.
     # q2: two right answers (written differently, same rows) outvote a wrong one: both yes.
     # q3: nothing runs: both no.
-    records = [
-        _sample_record({**DOGS, "id": "q1"}, {"outputs": [WRONG_CAT, WRONG_CAT, RIGHT]}, "sqlite"),
-        _sample_record({**DOGS, "id": "q2"}, {"outputs": [RIGHT, WRONG_CAT, RIGHT_ALIASED]}, "sqlite"),
-        _sample_record({**DOGS, "id": "q3"}, {"outputs": [NO_SQL, SYNTAX_ERROR, NO_SQL]}, "sqlite"),
-    ]
+    records = score_questions([{**DOGS, "id": q} for q in ("q1", "q2", "q3")],
+                              [{"outputs": [WRONG_CAT, WRONG_CAT, RIGHT]}, {"outputs": [RIGHT, WRONG_CAT, RIGHT_ALIASED]},
+                               {"outputs": [NO_SQL, SYNTAX_ERROR, NO_SQL]}], "sqlite")
     assert [(r["pass_at_k"], r["self_consistency_correct"]) for r in records] == [
         (True, False), (True, True), (False, False)]
     metrics = compute_metrics(records)

@@ -14,16 +14,11 @@ from html.parser import HTMLParser
 
 import pytest
 
-from sqlgrpo.report.pages import (
-    MAX_TEXT_CHARS,
-    figure_data_uri,
-    format_fraction,
-    paired_diff_interval,
-    proportion_diff_interval,
-    render_compare_report,
-    render_eval_report,
-    render_training_curves,
-)
+from sqlgrpo.report.charts import figure_data_uri, render_training_curves
+from sqlgrpo.report.compare_page import render_compare_report
+from sqlgrpo.report.eval_page import render_eval_report
+from sqlgrpo.report.html import MAX_TEXT_CHARS
+from sqlgrpo.report.stats import format_fraction, paired_diff_interval, proportion_diff_interval
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 DATA_URI = re.compile(r"data:image/png;base64,([A-Za-z0-9+/=]+)")

@@ -26,21 +26,18 @@ import yaml
 
 from sqlgrpo.stages.config import StageConfig, resolve
 from sqlgrpo.scoring.rewards import REWARDS
+from sqlgrpo.data.records import RecordsError, read_records
 from sqlgrpo.stages.train import (
     CHECKPOINT_REQUIRED,
-    FINAL_ADAPTER,
-    TRAINER_STATE,
     TrainError,
-    check_hardware,
-    ensure_train_file,
     grpo_config_kwargs,
     last_complete_checkpoint,
-    lora_config,
     quantization_config,
-    read_records,
     reward_setup,
     train,
 )
+from sqlgrpo.stages.training import (FINAL_ADAPTER, TRAINER_STATE, TrainingError, check_hardware, ensure_train_file,
+                                     lora_config)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CPU_DEMO = REPO_ROOT / "configs" / "cpu-demo.yaml"
@@ -77,7 +74,7 @@ def _record(i: int = 0) -> dict:
 def test_gpu_option_without_gpu_names_the_option(option):
     # Each of these only works on CUDA: the error must name the flag and the config key to turn off.
     flag = "--" + option.replace("_", "-")
-    with pytest.raises(TrainError, match=rf"{flag} .*needs a CUDA GPU.*set {option}: false"):
+    with pytest.raises(TrainingError, match=rf"{flag} .*needs a CUDA GPU.*set {option}: false"):
         check_hardware(_stage(**{option: True}).section, has_gpu=False)
 
 
@@ -89,7 +86,7 @@ def test_gpu_option_without_its_package_names_the_package(option, package):
     if importlib.util.find_spec(package) is not None:
         pytest.skip(f"{package} is installed here; the missing-package path cannot be reached")
     flag = "--" + option.replace("_", "-")
-    with pytest.raises(TrainError, match=rf"{flag} .*needs the '{package}' package: pip install"):
+    with pytest.raises(TrainingError, match=rf"{flag} .*needs the '{package}' package: pip install"):
         check_hardware(_stage(**{option: True}).section, has_gpu=True)
 
 
@@ -326,7 +323,7 @@ def test_folders_not_named_checkpoint_n_are_ignored(tmp_path):
 def test_broken_json_names_file_and_physical_line(tmp_path):
     # The blank line 2 is skipped but still counted, so the editor's line number is reported.
     path = _write_lines(tmp_path / "train.jsonl", [_record(1), "", '{"sql_prompt": "q", '])
-    with pytest.raises(TrainError, match=rf"{re.escape(str(path))}, line 3: not JSON"):
+    with pytest.raises(RecordsError, match=rf"{re.escape(str(path))}, line 3: not JSON"):
         read_records(path)
 
 
@@ -334,22 +331,22 @@ def test_missing_field_names_file_line_and_field(tmp_path):
     row = _record(2)
     del row["sql"]
     path = _write_lines(tmp_path / "train.jsonl", [_record(1), row])
-    with pytest.raises(TrainError, match=rf"{re.escape(str(path))}, line 2: missing sql;"):
+    with pytest.raises(RecordsError, match=rf"{re.escape(str(path))}, line 2: missing sql;"):
         read_records(path)
 
 
 def test_field_of_the_wrong_type_counts_as_missing(tmp_path):
     # A number where the SQL text should be cannot be run by the rewards.
     path = _write_lines(tmp_path / "train.jsonl", [{**_record(), "sql_context": 5}])
-    with pytest.raises(TrainError, match=r"line 1: missing sql_context;"):
+    with pytest.raises(RecordsError, match=r"line 1: missing sql_context;"):
         read_records(path)
 
 
 def test_json_line_that_is_not_an_object_names_file_and_line(tmp_path):
     # `[1, 2]` is JSON but not a record; the error must still name the file and line (and the CLI
-    # only catches TrainError/ConfigError/KeyError, so an AttributeError is a traceback).
+    # only catches user errors, so an AttributeError is a traceback).
     path = _write_lines(tmp_path / "train.jsonl", [_record(1), [1, 2]])
-    with pytest.raises(TrainError, match=rf"{re.escape(str(path))}, line 2"):
+    with pytest.raises(RecordsError, match=rf"{re.escape(str(path))}, line 2"):
         read_records(path)
 
 
@@ -364,7 +361,7 @@ def test_limit_keeps_the_first_records(tmp_path):
 def test_missing_train_file_without_prepare_input_is_an_error(tmp_path):
     # Nothing to prepare from: the error names the file and both ways out.
     path = tmp_path / "data" / "cleaned_train_queries.jsonl"
-    with pytest.raises(TrainError, match=rf"{re.escape(str(path))} does not exist; run `sqlgrpo prepare` first, or set prepare_input"):
+    with pytest.raises(TrainingError, match=rf"{re.escape(str(path))} does not exist; run `sqlgrpo prepare` first, or set prepare_input"):
         ensure_train_file(_stage(train_file=str(path), prepare_input=None))
 
 
@@ -386,7 +383,7 @@ def test_existing_train_file_is_used_as_is(tmp_path):
 def test_prepared_file_under_another_name_is_an_error(tmp_path):
     # prepare always writes cleaned_train_queries.jsonl; a train_file named otherwise stays missing.
     path = tmp_path / "data" / "my_train.jsonl"
-    with pytest.raises(TrainError, match=r"set train_file to .*cleaned_train_queries\.jsonl"):
+    with pytest.raises(TrainingError, match=r"set train_file to .*cleaned_train_queries\.jsonl"):
         ensure_train_file(_stage(train_file=str(path), prepare_input="embedded"))
 
 

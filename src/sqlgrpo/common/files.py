@@ -69,3 +69,13 @@ def read_json(path: str | Path) -> Any:
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+
+
+def json_safe(value: Any) -> Any:
+    """A result value as JSON can hold it: numbers, strings, booleans and null as they are,
+    bytes as their length, anything else (dates, decimals, lists from DuckDB) as its text."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return f"<{len(bytes(value))} bytes>"
+    return str(value)

@@ -35,6 +35,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
+from sqlgrpo.common.errors import SqlgrpoError
+
 logger = logging.getLogger(__name__)
 
 REQUIRED_FIELDS = ("sql_prompt", "sql_context", "sql")
@@ -76,7 +78,7 @@ HUB_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}(/[A-Za-z0-9][A-Za-
 ESCAPED_BYTE_PATTERN = re.compile("[\udc80-\udcff]")
 
 
-class SourceError(ValueError):
+class SourceError(SqlgrpoError, ValueError):
     """The source as a whole is unusable (missing file, unknown layout, hub unreachable...)."""
 
 

@@ -30,6 +30,7 @@ from typing import Any
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from sqlgrpo.common.errors import SqlgrpoError
 from sqlgrpo.common.paths import cache_dir
 
 logger = logging.getLogger(__name__)
@@ -60,6 +61,10 @@ CHATML_TEMPLATE = (
     "{% endfor %}"
     "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
 )
+
+
+class ModelError(SqlgrpoError, ValueError):
+    """A model name, folder or setting that cannot be used as given; the message says what to pass."""
 
 
 class ModelNotFoundError(FileNotFoundError):
@@ -210,7 +215,7 @@ def model_name_of_adapter(adapter_dir: str | Path) -> str | None:
     try:
         base = json.loads(config_path.read_text(encoding="utf-8")).get("base_model_name_or_path")
     except (json.JSONDecodeError, AttributeError) as error:
-        raise ValueError(
+        raise ModelError(
             f"{config_path} is not a JSON object with a base_model_name_or_path field; "
             "re-save the adapter with PEFT's save_pretrained"
         ) from error
@@ -297,7 +302,7 @@ def _ensure_pad_token(tokenizer, model_name: str) -> None:
     # An existing special token, not a new one: adding a token would resize the embeddings.
     fallback = tokenizer.eos_token or tokenizer.unk_token
     if fallback is None:
-        raise ValueError(
+        raise ModelError(
             f"the tokenizer of {model_name} has no pad, eos or unk token to pad with; "
             "set pad_token in its tokenizer_config.json"
         )
@@ -320,7 +325,7 @@ def _resolve_source(name: str) -> str:
             return str(folder)
         if (folder / ADAPTER_CONFIG_NAME).is_file():
             base = model_name_of_adapter(folder) or "<its base model>"
-            raise ValueError(
+            raise ModelError(
                 f"{folder} is a PEFT adapter, not a model; load it with "
                 f"load_model({base!r}, adapter={str(folder)!r})"
             )
@@ -343,7 +348,7 @@ def _resolve_dtype(dtype: torch.dtype | str | None) -> torch.dtype | str:
         return dtype
     resolved = getattr(torch, str(dtype), None)
     if not isinstance(resolved, torch.dtype):
-        raise ValueError(
+        raise ModelError(
             f"dtype {dtype!r} is not a torch dtype; use e.g. 'float32', 'bfloat16', 'float16' "
             "or 'auto'"
         )

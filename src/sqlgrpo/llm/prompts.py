@@ -1,7 +1,8 @@
 """Prompts: the system prompt, the schema shown to the model, and chat messages per record.
 
 Every stage that talks to a model (sft, contrastive, train, eval, ask) builds its prompts here,
-so that a model is evaluated on exactly the prompt it was trained on.
+so that a model is evaluated on exactly the prompt it was trained on. The answers it is taught
+to give are written by `sqlgrpo.scoring.answers.target_answer`.
 
     >>> msgs = build_messages({"sql_prompt": "How many pets?",
     ...                        "sql_context": "CREATE TABLE pets (id INT); INSERT INTO pets VALUES (1);"})
@@ -86,30 +87,3 @@ def prompt_records(records: Iterable[dict], tokenizer: Any, max_prompt_tokens: i
                     dropped, dropped + len(kept), max_prompt_tokens)
     return kept, dropped
 
-
-def target_answer(sql: str, sql_context: str, backend: str = "sqlite") -> str:
-    """An answer in the training format for `sql`: a short reasoning built from the tables and
-    columns the query uses (read through sqlglot scopes), then the SQL. The supervised warm-up
-    learns from it, and the preference stage contrasts the gold's with a near-miss's."""
-    from sqlgrpo.sql.analysis import references
-    from sqlgrpo.sql import default_executor
-
-    db = default_executor(backend).database(sql_context)
-    schema = db.schema if db.ok else {}
-    refs = None
-    for dialect in (backend, "postgres", "mysql"):
-        refs = references(sql, dialect, schema)
-        if refs is not None:
-            break
-    tables = sorted(refs.tables) if refs and refs.tables else sorted(schema)
-    columns = sorted(f"{t}.{c}" for t, c in refs.columns) if refs else []
-    noun = "table" if len(tables) == 1 else "tables"
-    reasoning = f"The question is answered from the {', '.join(tables) or 'schema'} {noun}."
-    if columns:
-        reasoning += f" The query needs the columns {', '.join(columns)}."
-    statement = sql.lstrip().split(None, 1)[0].upper() if sql.strip() else ""
-    if statement in ("INSERT", "UPDATE", "DELETE"):
-        reasoning += f" It is an {statement} that changes the stored rows, as the request asks."
-    else:
-        reasoning += " It selects only the rows and values the question asks about."
-    return f"<reasoning>\n{reasoning}\n</reasoning>\n<sql>\n{sql.strip()}\n</sql>"

@@ -1,7 +1,9 @@
 """SQL analysis on sqlglot's AST: bounded parsing, and the tables and columns a query uses.
 
-Used by cleansing (does the gold reference only what its context defines?) and by the rewards
-(schema linking, reasoning). Nothing here runs SQL; `sqlgrpo.sql` does that.
+Used by cleansing (does the gold reference only what its context defines?), the rewards
+(structure, schema linking, reasoning), the near-miss edits and the answers built from a gold.
+Nothing here runs SQL; `sqlgrpo.sql.executor` does that. A text is read in the backend's dialect
+first, then in the flavours datasets mix (`dialect_order`).
 
     >>> refs = references("SELECT o.total FROM orders AS o WHERE o.id > 2", "sqlite")
     >>> sorted(refs.tables), sorted(refs.columns)
@@ -19,6 +21,8 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.optimizer.scope import Scope, traverse_scope
 
+from sqlgrpo.sql.dialects import BACKENDS, FALLBACK_DIALECTS
+
 log = logging.getLogger(__name__)
 logging.getLogger("sqlglot").setLevel(logging.ERROR)  # "falling back to Command" warnings
 
@@ -26,6 +30,19 @@ MAX_PARSE_CHARS = 20_000  # parsing is superlinear on hostile text; real queries
 
 # sqlglot dialect names for our backends and for the flavours `sqlgrpo.sql` transpiles from.
 SQLGLOT_DIALECT = {"sqlite": "sqlite", "duckdb": "duckdb", "postgres": "postgres", "mysql": "mysql"}
+
+
+def dialect_order(backend: str, ran_as: str | None = None) -> tuple[str, ...]:
+    """The dialects to read a text in, most likely first: the flavour the executor had to
+    transpile it from (`ExecResult.dialect`, when it did: sqlglot may also read MySQL's
+    `DATE_FORMAT(...)` as SQLite, as an unknown function), the backend's own, the flavours
+    datasets mix, then the other backend.
+
+    >>> dialect_order("sqlite", ran_as="mysql")
+    ('mysql', 'sqlite', 'postgres', 'duckdb')
+    """
+    first = [ran_as] if ran_as in FALLBACK_DIALECTS else []
+    return tuple(dict.fromkeys([*first, backend, *FALLBACK_DIALECTS, *BACKENDS]))
 
 
 def parse_statements(sql: str, dialect: str = "sqlite") -> list[exp.Expression] | None:
@@ -41,6 +58,73 @@ def parse_statements(sql: str, dialect: str = "sqlite") -> list[exp.Expression] 
     if not trees or any(isinstance(t, exp.Command) for t in trees):
         return None  # exp.Command is sqlglot giving up on a statement, not a parse
     return trees
+
+
+def parse_any(sql: str, backend: str = "sqlite", ran_as: str | None = None) -> list[exp.Expression] | None:
+    """The statements of `sql` parsed in the first dialect of `dialect_order` that can, or None."""
+    for dialect in dialect_order(backend, ran_as):
+        trees = parse_statements(sql, dialect)
+        if trees:
+            return trees
+    return None
+
+
+# Statement kinds as sqlglot sees them (the executor records its own, from the engine).
+SELECT_NODES = (exp.Select, exp.SetOperation, exp.Subquery)
+STATEMENT_NODES = {exp.Insert: "insert", exp.Update: "update", exp.Delete: "delete"}
+
+
+def statement_kinds(trees: list[exp.Expression]) -> tuple[str, ...]:
+    """The kind of each statement: select, insert, update, delete or other (DDL, commands).
+
+    >>> statement_kinds(parse_statements("SELECT 1; DELETE FROM t"))
+    ('select', 'delete')
+    """
+    kinds = []
+    for tree in trees:
+        if isinstance(tree, SELECT_NODES):
+            kinds.append("select")
+        else:
+            kinds.append(next((k for node, k in STATEMENT_NODES.items() if isinstance(tree, node)), "other"))
+    return tuple(kinds)
+
+
+# Structural elements counted by `structure_features`: feature name -> sqlglot node types.
+STRUCTURE_NODES: dict[str, tuple[type, ...]] = {
+    "join": (exp.Join,),
+    "subquery": (exp.Subquery, exp.Exists),  # IN (...), scalar, derived tables, EXISTS
+    "aggregate": (exp.Count, exp.Sum, exp.Avg, exp.Min, exp.Max),
+    "group_by": (exp.Group,),
+    "having": (exp.Having,),
+    "window": (exp.Window,),
+    "cte": (exp.CTE,),
+    "set_op": (exp.SetOperation,),
+    "case": (exp.Case,),
+    "order_by": (exp.Order,),
+    "limit": (exp.Limit,),
+    "distinct": (exp.Distinct,),
+    "where": (exp.Where,),
+}
+
+
+def structure_features(trees: list[exp.Expression]) -> dict[str, int]:
+    """Counts of structural elements, from the sqlglot AST (never from substrings)."""
+    feats = dict.fromkeys(STRUCTURE_NODES, 0)
+    for tree in trees:
+        for node in tree.walk():
+            for name, node_types in STRUCTURE_NODES.items():
+                if isinstance(node, node_types):
+                    feats[name] += 1
+                    break
+    return feats
+
+
+def is_ordered(trees: list[exp.Expression] | None) -> bool:
+    """Whether the final result of these statements is ordered (a top-level ORDER BY)."""
+    if not trees:
+        return False
+    last = trees[-1]
+    return isinstance(last, (exp.Select, exp.SetOperation)) and last.args.get("order") is not None
 
 
 @dataclass
@@ -78,6 +162,16 @@ def references(sql: str, dialect: str = "sqlite", schema: dict[str, list[str]] |
         log.debug("scope analysis failed for %r", sql[:200], exc_info=True)
         return None
     return refs
+
+
+def references_any(sql: str, backend: str = "sqlite", schema: dict[str, list[str]] | None = None,
+                   ran_as: str | None = None) -> References | None:
+    """`references` in the first dialect of `dialect_order` that parses `sql`, or None."""
+    for dialect in dialect_order(backend, ran_as):
+        refs = references(sql, dialect, schema)
+        if refs is not None:
+            return refs
+    return None
 
 
 def missing_references(refs: References, schema: dict[str, list[str]], *,

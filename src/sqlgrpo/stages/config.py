@@ -26,13 +26,14 @@ from typing import Any
 import yaml
 
 from sqlgrpo.common import paths
+from sqlgrpo.common.errors import SqlgrpoError
 
 DEFAULT_MODEL = "Qwen/Qwen2.5-Coder-7B-Instruct"  # the original recipe's base model
 RESOLVED_CONFIG_NAME = "resolved_config.yaml"
 LORA_ALL_PROJECTIONS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 
-class ConfigError(ValueError):
+class ConfigError(SqlgrpoError, ValueError):
     """A config file or flag is wrong; the message names the file, key and what would fix it."""
 
 

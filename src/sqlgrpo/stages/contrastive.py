@@ -6,9 +6,10 @@
 For each training question, the chosen answer is the gold in the `<reasoning>`/`<sql>` format
 (a short reasoning built from its tables and columns) and each rejected answer is a verified
 near-miss in the same format: one sqlglot AST edit away from the gold and checked by execution
-to give another outcome (`sqlgrpo.contrastive.near_misses`), or another question's gold on the
-same schema whose outcome differs. TRL's DPOTrainer trains a LoRA adapter on these pairs; with a
-PEFT model the reference is the base model with the adapter switched off.
+to give another outcome (`sqlgrpo.scoring.near_misses`, verified with the metric's own verdict),
+or another question's gold on the same schema whose outcome differs. TRL's DPOTrainer trains a
+LoRA adapter on these pairs (this module is the one place that builds a DPOTrainer); with a PEFT
+model the reference is the base model with the adapter switched off.
 
 Outputs in the output folder: `preferences.jsonl` (TRL's prompt/chosen/rejected plus the edit
 kind and question id, for inspection), `resolved_config.yaml`, checkpoints, `final_adapter/`
@@ -17,21 +18,24 @@ and `trainer_state.json`.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
-from pathlib import Path
 from typing import Any
 
+from sqlgrpo.common.files import write_jsonl
+from sqlgrpo.llm.prompts import build_messages
+from sqlgrpo.scoring.answers import target_answer
+from sqlgrpo.scoring.near_misses import near_misses
+from sqlgrpo.scoring.near_misses import question_contrast as other_question_negatives
 from sqlgrpo.stages.config import StageConfig
+from sqlgrpo.stages.training import FINAL_ADAPTER, TrainingError, lora_config, save_final, start_stage, trainer_kwargs
 
 log = logging.getLogger(__name__)
 
 PREFERENCES_FILE = "preferences.jsonl"
-FINAL_ADAPTER = "final_adapter"
 
 
-class ContrastiveError(RuntimeError):
+class ContrastiveError(TrainingError):
     """The stage cannot run; the message says why and what to change."""
 
 
@@ -41,17 +45,10 @@ def build_preferences(records: list[dict], *, backend: str = "sqlite", pairs_per
     """Preference pairs (prompt, chosen, rejected, kind, id) in TRL's conversational format."""
     from tqdm.auto import tqdm
 
-    from sqlgrpo.scoring.near_misses import near_misses
-    from sqlgrpo.llm.prompts import build_messages, target_answer
-
     others: dict[str, list[dict]] = {}
     if question_contrast:
-        from sqlgrpo.scoring import near_misses as contrastive
-
-        contrast = getattr(contrastive, "question_contrast", None)
-        if contrast is not None:
-            for item in contrast(records, backend=backend):
-                others.setdefault(str(item.get("id", item.get("for_id", ""))), []).append(item)
+        for item in other_question_negatives(records, backend=backend):
+            others.setdefault(str(item["id"]), []).append(item)
     pairs = []
     for record in tqdm(records, desc="near-misses", unit="question", disable=not progress):
         gold, context = record["sql"], record["sql_context"]
@@ -82,18 +79,8 @@ def _round_robin(items: list[dict]) -> list[dict]:
     return out
 
 
-def write_preferences(pairs: list[dict], path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        for pair in pairs:
-            f.write(json.dumps(pair, ensure_ascii=True) + "\n")
-    tmp.replace(path)
-
-
 def dpo_config_kwargs(stage: StageConfig, *, has_gpu: bool | None = None) -> dict[str, Any]:
     """TRL DPOConfig keyword arguments for this run (testable without a GPU)."""
-    from sqlgrpo.stages.train import trainer_kwargs
-
     cfg = stage.section
     losses = {"loss_type": [cfg.loss_type]}
     if cfg.sft_weight > 0:
@@ -110,14 +97,14 @@ def run_contrastive(stage: StageConfig, *, progress: bool = True) -> dict:
     from trl import DPOConfig, DPOTrainer
 
     from sqlgrpo.llm.models import load_model
-    from sqlgrpo.stages.train import lora_config, save_final, start_stage
 
     shared, cfg = stage.shared, stage.section
-    out, args, records = start_stage(stage, lambda: DPOConfig(**dpo_config_kwargs(stage)), ContrastiveError)
+    out, args, records = start_stage(stage, lambda: DPOConfig(**dpo_config_kwargs(stage)), ContrastiveError,
+                                     cfg.max_questions)
     pairs = build_preferences(records, backend=shared.backend, pairs_per_question=cfg.pairs_per_question,
                               question_contrast=cfg.question_contrast, template=shared.system_prompt,
                               include_inserts=shared.include_inserts, progress=progress)
-    write_preferences(pairs, out / PREFERENCES_FILE)
+    write_jsonl(out / PREFERENCES_FILE, pairs)
     if not pairs:
         raise ContrastiveError(f"no preference pair could be built from {len(records)} questions (no verified "
                                f"near-miss); check the train file")

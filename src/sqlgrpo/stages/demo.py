@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from sqlgrpo import __version__
+from sqlgrpo.common.errors import SqlgrpoError
+from sqlgrpo.common.files import read_json, write_json
 
 from sqlgrpo.common import paths
 from sqlgrpo.stages.config import StageConfig, resolve
@@ -55,7 +57,7 @@ QUICK: dict[str, dict[str, Any]] = {
 }
 
 
-class DemoError(RuntimeError):
+class DemoError(SqlgrpoError, RuntimeError):
     """A stage of the demo failed; the message names the stage and the cause."""
 
 
@@ -122,7 +124,7 @@ class Pipeline:
         index = len(self.stages) + 1
         key = _fingerprint(key_parts)
         record_path = folder / STAGE_RECORD
-        record = _read_json(record_path) or {}
+        record = read_json(record_path) or {}
         same = record.get("key") == key and not self.force
         if same and record.get("status") == "done" and done(folder):
             log.info("[%d/%d] %s: reused from %s (%.0f s when it ran)", index, self.total, name, folder,
@@ -135,7 +137,7 @@ class Pipeline:
         if not resume and folder.exists():
             shutil.rmtree(folder)  # another config's leftovers (checkpoints, generations) must not leak in
         folder.mkdir(parents=True, exist_ok=True)
-        _write_json(record_path, {"key": key, "status": "running", "sqlgrpo": __version__})
+        write_json(record_path, {"key": key, "status": "running", "sqlgrpo": __version__})
         log.info("[%d/%d] %s%s", index, self.total, name, " (resuming)" if resume else "")
         start = time.perf_counter()
         try:
@@ -144,7 +146,7 @@ class Pipeline:
             raise DemoError(f"stage {name!r} failed: {e}") from e
         seconds = time.perf_counter() - start
         value = _json_ready(value)
-        _write_json(record_path, {"key": key, "status": "done", "seconds": round(seconds, 1), "value": value,
+        write_json(record_path, {"key": key, "status": "done", "seconds": round(seconds, 1), "value": value,
                                   "sqlgrpo": __version__})
         result = StageResult(name, seconds, False, describe(value), str(folder), value, key)
         log.info("[%d/%d] %s done in %.0f s: %s", index, self.total, name, seconds, result.detail)
@@ -154,20 +156,6 @@ class Pipeline:
 
 def _fingerprint(parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode("utf-8")).hexdigest()[:16]
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
-def _write_json(path: Path, value: Any) -> None:
-    from sqlgrpo.stages.eval import atomic_write
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, json.dumps(value, indent=2, ensure_ascii=True, default=str) + "\n")
 
 
 def _json_ready(value: Any) -> Any:
@@ -271,7 +259,7 @@ def run_demo(output_dir: str | Path | None = None, *, quick: bool = False, confi
 
     # 7. The summary and the report, also after a failure: what ran is not lost.
     summary = build_summary(p, evals, trains, time.perf_counter() - started, error)
-    _write_json(out / SUMMARY_FILE, summary)
+    write_json(out / SUMMARY_FILE, summary)
     write_report(out, summary)
     if error:
         raise DemoError(error + f" (what ran is in {out / SUMMARY_FILE})")
@@ -322,7 +310,7 @@ def build_summary(p: Pipeline, evals: dict[str, StageResult], trains: dict[str, 
     """demo_summary.json: one object per run (metrics.json keys, plus its eval and training
     seconds), the comparisons between runs, every stage's time, and the settings used."""
     from sqlgrpo.stages.eval import load_run
-    from sqlgrpo.report.pages import metric_deltas
+    from sqlgrpo.report.stats import metric_deltas
 
     summary: dict[str, Any] = {"quick": p.quick, "runs": [r for r in RUNS if r in evals], "labels": dict(LABELS),
                                "output_dir": str(p.out), "error": error}
@@ -363,7 +351,7 @@ _SHOWN_SETTINGS = {"max_steps", "learning_rate", "per_device_train_batch_size", 
 def write_report(out: Path, summary: dict) -> Path:
     """report.html beside demo_summary.json, with the training curves of the three stages."""
     from sqlgrpo.stages.eval import load_run
-    from sqlgrpo.report.pages import render_demo_report
+    from sqlgrpo.report.demo_page import render_demo_report
 
     results = {}
     for run in summary.get("runs", []):
@@ -372,8 +360,8 @@ def write_report(out: Path, summary: dict) -> Path:
             results[run] = load_run(folder)[1]
         except Exception:  # noqa: BLE001 - a missing run is shown as missing, not a crash
             continue
-    grpo_history = (_read_json(out / "grpo" / "trainer_state.json") or {}).get("log_history")
-    losses = {label: (_read_json(out / folder / "trainer_state.json") or {}).get("log_history") or []
+    grpo_history = (read_json(out / "grpo" / "trainer_state.json") or {}).get("log_history")
+    losses = {label: (read_json(out / folder / "trainer_state.json") or {}).get("log_history") or []
               for label, folder in (("SFT", "sft"), ("contrastive (DPO)", "contrastive"))}
     return render_demo_report(summary, out / REPORT_FILE, results=results, grpo_history=grpo_history,
                               loss_histories={k: v for k, v in losses.items() if v})

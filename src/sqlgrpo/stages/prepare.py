@@ -22,17 +22,19 @@ import logging
 import multiprocessing
 import os
 import random
-import re
 import time
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Iterable
 
 from sqlgrpo.common import paths
-from sqlgrpo.sql.analysis import missing_references, references
+from sqlgrpo.common.errors import SqlgrpoError
+from sqlgrpo.common.files import write_json, write_jsonl
+from sqlgrpo.common.text import statement_key
 from sqlgrpo.data.sources import LoadedSource, RawRecord, load_source
-from sqlgrpo.sql import AS_WRITTEN, BACKENDS, DML_KINDS, SELECT, ExecResult, SQLExecutor
+from sqlgrpo.sql import BACKENDS, DML_KINDS, SELECT, SQLExecutor
+from sqlgrpo.sql.analysis import missing_references, references_any
 
 log = logging.getLogger(__name__)
 
@@ -65,17 +67,17 @@ class PrepareOptions:
 
     def validate(self) -> None:
         if self.backend not in BACKENDS:
-            raise ValueError(f"--backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
+            raise PrepareError(f"--backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
         if not 0.0 <= self.eval_fraction < 1.0:
-            raise ValueError(f"--eval-fraction must be in [0, 1), got {self.eval_fraction}")
+            raise PrepareError(f"--eval-fraction must be in [0, 1), got {self.eval_fraction}")
         if self.split_by not in SPLIT_BY:
-            raise ValueError(f"--split-by must be one of {', '.join(SPLIT_BY)}, got {self.split_by!r}")
+            raise PrepareError(f"--split-by must be one of {', '.join(SPLIT_BY)}, got {self.split_by!r}")
         if self.limit is not None and self.limit < 1:
-            raise ValueError(f"--limit must be a positive number of rows, got {self.limit}")
+            raise PrepareError(f"--limit must be a positive number of rows, got {self.limit}")
 
 
-class PrepareError(RuntimeError):
-    """Nothing usable came out of the input (the message says why)."""
+class PrepareError(SqlgrpoError, ValueError):
+    """Bad options, or nothing usable came out of the input (the message says why)."""
 
 
 @dataclass
@@ -93,12 +95,6 @@ class CleanOutcome:
 # --------------------------------------------------------------------------------------------
 # Cleansing one record
 
-def _gold_dialect_order(result: ExecResult, backend: str) -> list[str]:
-    """sqlglot dialects to parse the gold with: the one that ran first, then the others."""
-    first = backend if result.dialect in (None, AS_WRITTEN) else result.dialect
-    return list(dict.fromkeys([first, backend, "postgres", "mysql", "sqlite", "duckdb"]))
-
-
 def _schema_key(schema: dict[str, list[str]]) -> str:
     """One schema's identity: its tables and columns, case-folded (data rows do not count)."""
     return ";".join(f"{t.lower()}({','.join(c.lower() for c in cols)})" for t, cols in sorted(schema.items()))
@@ -114,11 +110,7 @@ def clean_record(raw: RawRecord, executor: SQLExecutor) -> CleanOutcome:
     if not result.ok:
         return CleanOutcome(raw.line, reason=GOLD_PREFIX + (result.error_kind or "error"), detail=result.error)
     schema = db.schema
-    refs = None
-    for dialect in _gold_dialect_order(result, executor.backend):
-        refs = references(fields["sql"], dialect, schema)
-        if refs is not None:
-            break
+    refs = references_any(fields["sql"], executor.backend, schema, ran_as=result.dialect)
     if refs is not None:
         # SQLite and MySQL read an unknown "name" as a string literal; DuckDB/PostgreSQL do not.
         missing = missing_references(refs, schema, quoted_strings=executor.backend == "sqlite")
@@ -195,20 +187,13 @@ def clean_records(records: list[RawRecord], backend: str = "sqlite", workers: in
 # --------------------------------------------------------------------------------------------
 # Duplicates, ids, split
 
-_SPACES = re.compile(r"\s+")
-
-
-def _normalized(text: str) -> str:
-    return _SPACES.sub(" ", text).strip().rstrip(";").strip().lower()
-
-
 def drop_duplicates(outcomes: list[CleanOutcome]) -> None:
     """Mark later exact duplicates (same normalized question and SQL) as dropped, in place."""
     first_line: dict[tuple[str, str], int] = {}
     for out in outcomes:
         if out.record is None:
             continue
-        key = (_normalized(out.record["sql_prompt"]), _normalized(out.record["sql"]))
+        key = (statement_key(out.record["sql_prompt"], casefold=True), statement_key(out.record["sql"], casefold=True))
         if key in first_line:
             out.record, out.reason = None, DUPLICATE
             out.detail = f"same question and SQL as line {first_line[key]}"
@@ -301,21 +286,6 @@ def _input_identity(source: str) -> str:
     return str(source)
 
 
-def _write_jsonl(path: Path, records: list[dict]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        for rec in records:
-            # ensure_ascii: a lone surrogate kept from the input is escaped, not a write error
-            f.write(json.dumps(rec, ensure_ascii=True) + "\n")
-    os.replace(tmp, path)
-
-
-def _write_json(path: Path, obj: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=True) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def build_report(opts: PrepareOptions, loaded: LoadedSource, outcomes: list[CleanOutcome],
                  train: list[dict], evals: list[dict], clean_s: float, workers: int) -> dict:
     dropped = [o for o in outcomes if o.record is None]
@@ -397,9 +367,9 @@ def prepare(opts: PrepareOptions, *, progress: bool = True) -> dict:
     report["fingerprint"] = fingerprint
     report["outputs"] = {"train": str(train_path), "eval": str(eval_path), "report": str(report_path)}
     out_dir.mkdir(parents=True, exist_ok=True)
-    _write_jsonl(train_path, train)
-    _write_jsonl(eval_path, evals)
-    _write_json(report_path, report)
+    write_jsonl(train_path, train)
+    write_jsonl(eval_path, evals)
+    write_json(report_path, report)
     log.info("prepared %d of %d records (%d train, %d eval) into %s at %.0f rows/s",
              len(kept), len(loaded.records), len(train), len(evals), out_dir, report["rows_per_s"] or 0)
     return report

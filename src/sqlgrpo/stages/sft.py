@@ -7,7 +7,7 @@ A small base model may never write the `<reasoning>`/`<sql>` tags (the embedded 
 times in 16 tries), so every completion of a GRPO group scores the same and GRPO learns nothing.
 This stage trains a LoRA adapter with TRL's SFTTrainer on prompt/completion pairs: the prompt the
 other stages use, and as completion the gold in the target format with a short reasoning built
-from the query's tables and columns (`sqlgrpo.prompts.target_answer`); the loss is on the
+from the query's tables and columns (`sqlgrpo.scoring.answers.target_answer`); the loss is on the
 completion only. Outputs: `resolved_config.yaml`, checkpoints, `final_adapter/`,
 `trainer_state.json`.
 """
@@ -18,22 +18,21 @@ import logging
 import time
 from typing import Any
 
+from sqlgrpo.llm.prompts import build_messages
+from sqlgrpo.scoring.answers import target_answer
 from sqlgrpo.stages.config import StageConfig
+from sqlgrpo.stages.training import FINAL_ADAPTER, TrainingError, lora_config, save_final, start_stage, trainer_kwargs
 
 log = logging.getLogger(__name__)
 
-FINAL_ADAPTER = "final_adapter"
 
-
-class SftError(RuntimeError):
+class SftError(TrainingError):
     """The stage cannot run; the message says why and what to change."""
 
 
 def sft_examples(records: list[dict], *, backend: str = "sqlite", template: str | None = None,
                  include_inserts: bool = False) -> list[dict]:
     """TRL prompt/completion examples (conversational) for the supervised warm-up."""
-    from sqlgrpo.llm.prompts import build_messages, target_answer
-
     return [{"prompt": build_messages(r, template=template, backend=backend, include_inserts=include_inserts),
              "completion": [{"role": "assistant", "content": target_answer(r["sql"], r["sql_context"], backend)}]}
             for r in records]
@@ -41,8 +40,6 @@ def sft_examples(records: list[dict], *, backend: str = "sqlite", template: str 
 
 def sft_config_kwargs(stage: StageConfig, *, has_gpu: bool | None = None) -> dict[str, Any]:
     """TRL SFTConfig keyword arguments for this run (testable without a GPU)."""
-    from sqlgrpo.stages.train import trainer_kwargs
-
     return dict(**trainer_kwargs(stage, has_gpu=has_gpu), max_length=stage.shared.max_seq_length,
                 completion_only_loss=True)
 
@@ -53,10 +50,9 @@ def run_sft(stage: StageConfig) -> dict:
     from trl import SFTConfig, SFTTrainer
 
     from sqlgrpo.llm.models import load_model
-    from sqlgrpo.stages.train import lora_config, save_final, start_stage
 
     shared, cfg = stage.shared, stage.section
-    out, args, records = start_stage(stage, lambda: SFTConfig(**sft_config_kwargs(stage)), SftError)
+    out, args, records = start_stage(stage, lambda: SFTConfig(**sft_config_kwargs(stage)), SftError, cfg.max_questions)
     examples = sft_examples(records, backend=shared.backend, template=shared.system_prompt,
                             include_inserts=shared.include_inserts)
     model, tokenizer = load_model(shared.model, for_training=True, dtype="bfloat16" if cfg.bf16 else None)

@@ -20,12 +20,14 @@ import json
 import logging
 import re
 import time
-from collections import defaultdict
 from pathlib import Path
 from typing import Any, Callable
 
-from sqlgrpo.stages.config import StageConfig, TrainConfig
+from sqlgrpo.data.records import read_records
 from sqlgrpo.scoring.rewards import get_reward
+from sqlgrpo.stages.config import StageConfig, TrainConfig
+from sqlgrpo.stages.training import (FINAL_ADAPTER, TrainingError, lora_config, save_final, start_stage,
+                                     trainer_kwargs)
 
 log = logging.getLogger(__name__)
 
@@ -33,80 +35,22 @@ CHECKPOINT_PATTERN = re.compile(r"^checkpoint-(\d+)$")
 # What a checkpoint must hold to be resumed from; a kill during save leaves some of it missing.
 CHECKPOINT_REQUIRED = ("trainer_state.json", "optimizer.pt", "scheduler.pt")
 CHECKPOINT_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin", "model.safetensors", "pytorch_model.bin")
-FINAL_ADAPTER = "final_adapter"
-TRAINER_STATE = "trainer_state.json"
+TESTED_TRL = "1.16.0"  # the TRL whose private GRPOTrainer methods the step timers wrap
+# Methods of TRL's GRPOTrainer timed inside each step, and the log key of each.
+TIMED_METHODS = (("_generate_single_turn", "time/generation_s"), ("_calculate_rewards", "time/rewards_s"),
+                 ("training_step", "time/micro_step_s"))
 
-
-class TrainError(RuntimeError):
+class TrainError(TrainingError):
     """The run cannot start or go on; the message says why and what to change."""
 
 
 # --------------------------------------------------------------------------------------------
 # Hardware checks and configuration objects (unit-tested without a GPU)
 
-def gpu_available() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
-
-
-def _importable(module: str) -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec(module) is not None
-
-
-def check_hardware(cfg: TrainConfig, *, has_gpu: bool | None = None) -> None:
-    """Fail early, naming the option, when a GPU-only option meets a machine without a GPU or
-    without the package it needs."""
-    has_gpu = gpu_available() if has_gpu is None else has_gpu
-    needs = [("use_vllm", cfg.use_vllm, "vllm", "vLLM generation"),
-             ("load_in_4bit", cfg.load_in_4bit, "bitsandbytes", "4-bit QLoRA"),
-             ("use_unsloth", cfg.use_unsloth, "unsloth", "the Unsloth backend"),
-             ("bf16", cfg.bf16, None, "bfloat16 training")]
-    for option, wanted, package, what in needs:
-        if not wanted:
-            continue
-        if not has_gpu:
-            raise TrainError(f"--{option.replace('_', '-')} ({what}) needs a CUDA GPU and this machine has none; "
-                             f"set {option}: false (or use configs/cpu-demo.yaml) to train on the CPU")
-        if package and not _importable(package):
-            raise TrainError(f"--{option.replace('_', '-')} ({what}) needs the '{package}' package: "
-                             f"pip install -e '.[gpu]'{' unsloth' if package == 'unsloth' else ''}")
-
-
 def reward_setup(weights: dict[str, float]) -> tuple[list[Callable], list[float], list[str]]:
     """Reward functions, their weights and names, in one order; unknown names list the valid."""
     names = list(weights)
     return [get_reward(n) for n in names], [float(weights[n]) for n in names], names
-
-
-def trainer_kwargs(stage: StageConfig, *, has_gpu: bool | None = None) -> dict[str, Any]:
-    """The TrainingArguments fields every training stage (sft, contrastive, train) sets the same
-    way from its section: steps, schedule, batch, logging, checkpoints, seed, device."""
-    shared, cfg = stage.shared, stage.section
-    has_gpu = gpu_available() if has_gpu is None else has_gpu
-    report_to = [r for r in cfg.report_to if r and r != "none"]
-    return dict(
-        output_dir=cfg.output_dir,
-        max_steps=cfg.max_steps,
-        learning_rate=cfg.learning_rate,
-        lr_scheduler_type=cfg.lr_scheduler_type,
-        warmup_steps=cfg.warmup_ratio,  # transformers 5: a float in [0, 1) is a ratio of max_steps
-        per_device_train_batch_size=cfg.per_device_train_batch_size,
-        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
-        logging_steps=cfg.logging_steps,
-        save_strategy="steps",
-        save_steps=cfg.save_steps,
-        save_total_limit=cfg.save_total_limit,
-        report_to=report_to or "none",
-        seed=shared.seed,
-        bf16=cfg.bf16,
-        use_cpu=not has_gpu,
-        # TRL turns activation checkpointing on by default: a third more compute per step, which a
-        # small model on CPU pays for nothing. Off unless the section asks for it.
-        activation_checkpointing=cfg.gradient_checkpointing,
-    )
 
 
 def grpo_config_kwargs(stage: StageConfig, *, has_gpu: bool | None = None) -> dict[str, Any]:
@@ -137,14 +81,6 @@ def grpo_config_kwargs(stage: StageConfig, *, has_gpu: bool | None = None) -> di
         else:
             kwargs.update(vllm_server_host=cfg.vllm_server_host, vllm_server_port=cfg.vllm_server_port)
     return kwargs
-
-
-def lora_config(cfg: Any) -> Any:
-    """A fresh LoRA adapter as a section's lora_* fields describe it (sft, contrastive, train)."""
-    from peft import LoraConfig
-
-    return LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
-                      target_modules=list(cfg.lora_target_modules), task_type="CAUSAL_LM", bias="none")
 
 
 def quantization_config(cfg: TrainConfig) -> Any:
@@ -190,73 +126,29 @@ def last_complete_checkpoint(output_dir: str | Path) -> Path | None:
 
 
 # --------------------------------------------------------------------------------------------
-# Data
-
-def ensure_train_file(stage: StageConfig) -> Path:
-    """The train file, prepared first from `prepare_input` when it does not exist yet. Under
-    several processes the main one prepares while the others wait, then find the file."""
-    from accelerate import PartialState
-
-    with PartialState().main_process_first():
-        return _ensure_train_file(stage)
-
-
-def _ensure_train_file(stage: StageConfig) -> Path:
-    shared = stage.shared
-    path = Path(shared.train_file)
-    if path.is_file():
-        return path
-    if not shared.prepare_input:
-        raise TrainError(f"training file {path} does not exist; run `sqlgrpo prepare` first, or set "
-                         f"prepare_input (e.g. 'embedded') in the config to prepare it automatically")
-    from sqlgrpo.stages.prepare import PrepareOptions, prepare
-
-    log.info("training file %s does not exist yet: preparing %s first", path, shared.prepare_input)
-    prepare(PrepareOptions(input=shared.prepare_input, output_dir=str(path.parent), backend=shared.backend,
-                           seed=shared.seed), progress=True)
-    if not path.is_file():
-        raise TrainError(f"prepare wrote no {path.name} into {path.parent}; set train_file to "
-                         f"{path.parent}/cleaned_train_queries.jsonl")
-    return path
-
-
-def read_records(path: str | Path, limit: int | None = None) -> list[dict]:
-    """Prepared records from a JSONL file (the `prepare` stage's output)."""
-    records = []
-    with open(path, encoding="utf-8") as f:
-        for number, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except ValueError as e:
-                raise TrainError(f"{path}, line {number}: not JSON ({e}); is it a prepared file?") from None
-            if not isinstance(record, dict):
-                raise TrainError(f"{path}, line {number}: a JSON {type(record).__name__}, not an object; is it a "
-                                 f"prepared file?")
-            missing = [k for k in ("sql_prompt", "sql_context", "sql") if not isinstance(record.get(k), str)]
-            if missing:
-                raise TrainError(f"{path}, line {number}: missing {', '.join(missing)}; prepare the data with "
-                                 f"`sqlgrpo prepare` first")
-            records.append(record)
-            if limit is not None and len(records) >= limit:
-                break
-    return records
-
-
-# --------------------------------------------------------------------------------------------
 # Callbacks
 
 def _trainer_metrics(trainer: Any) -> dict[str, list]:
-    # GRPOTrainer averages what is in its _metrics["train"] into the next log entry, beside the
-    # rewards: the one place where our own per-step numbers land in trainer_state.json too.
+    """The per-step numbers GRPOTrainer averages into its next log entry, beside the rewards:
+    the one place where our own numbers land in trainer_state.json too. An error, not a silent
+    no-op, when TRL no longer has it: the timings and the held-out check would vanish unseen."""
     metrics = getattr(trainer, "_metrics", None)
-    return metrics["train"] if metrics is not None else defaultdict(list)
+    if not isinstance(metrics, dict) or "train" not in metrics:
+        raise TrainError("TRL's GRPOTrainer has no _metrics['train'] to log step timings and the held-out check "
+                         f"into; sqlgrpo is tested with trl=={TESTED_TRL}: install that version")
+    return metrics["train"]
 
 
 def install_step_timers(trainer: Any) -> None:
     """Time generation and reward scoring inside each step, logged as `time/*_s` beside the
-    rewards; what remains of the step (`time/step_s`) is the loss forward and backward."""
+    rewards; what remains of the step (`time/micro_step_s`) is the loss forward and backward.
+    Raises when TRL renamed a timed method (the timings would silently stop)."""
+    missing = [attr for attr, _ in TIMED_METHODS if not callable(getattr(trainer, attr, None))]
+    if missing:
+        raise TrainError(f"TRL's GRPOTrainer has no {', '.join(missing)} to time; sqlgrpo is tested with "
+                         f"trl=={TESTED_TRL}: install that version")
+    metrics = _trainer_metrics(trainer)
+
     def timed(method: Callable, key: str) -> Callable:
         @functools.wraps(method)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -264,22 +156,21 @@ def install_step_timers(trainer: Any) -> None:
             try:
                 return method(*args, **kwargs)
             finally:
-                _trainer_metrics(trainer)[key].append(time.perf_counter() - start)
+                metrics[key].append(time.perf_counter() - start)
         return wrapper
 
-    for attr, key in (("_generate_single_turn", "time/generation_s"), ("_calculate_rewards", "time/rewards_s"),
-                      ("training_step", "time/micro_step_s")):
-        if hasattr(trainer, attr):
-            setattr(trainer, attr, timed(getattr(trainer, attr), key))
+    for attr, key in TIMED_METHODS:
+        setattr(trainer, attr, timed(getattr(trainer, attr), key))
 
 
 def heldout_callback(trainer_ref: dict, records: list[dict], tokenizer: Any, stage: StageConfig) -> Any:
-    """Every `heldout_steps`, greedy answers on a fixed held-out subset, scored for execution
-    accuracy and strict format compliance; logged as `heldout/*` beside the rewards."""
+    """Every `heldout_steps`, greedy answers on a fixed held-out subset, scored with the eval
+    stage's own metrics (execution accuracy and format compliance over every answer); logged as
+    `heldout/*` beside the rewards."""
     from transformers import TrainerCallback
 
     from sqlgrpo.llm.generation import generate_answers
-    from sqlgrpo.scoring.rewards import execution_reward, strict_format_reward
+    from sqlgrpo.scoring.metrics import heldout_metrics
 
     cfg = stage.section
 
@@ -292,15 +183,10 @@ def heldout_callback(trainer_ref: dict, records: list[dict], tokenizer: Any, sta
                 model = trainer.accelerator.unwrap_model(trainer.model)
                 answers = generate_answers(model, tokenizer, [r["prompt"] for r in records],
                                            max_new_tokens=cfg.max_completion_length, batch_size=8)
-                texts = [a[0].text for a in answers]
-                kw = {"sql": [r["sql"] for r in records], "sql_context": [r["sql_context"] for r in records],
-                      "backend": [stage.shared.backend] * len(records)}
-                execution = [s for s in execution_reward(texts, **kw) if s is not None]
-                fmt = strict_format_reward(texts)
-                metrics = _trainer_metrics(trainer)
-                metrics["heldout/execution_accuracy"].append(
-                    sum(1 for s in execution if s >= 1.0) / len(execution) if execution else 0.0)
-                metrics["heldout/format_compliance"].append(sum(fmt) / len(fmt))
+                measured = heldout_metrics([a[0].text for a in answers], records, stage.shared.backend)
+                logged = _trainer_metrics(trainer)
+                for name, value in measured.items():
+                    logged[f"heldout/{name}"].append(value)
             return control
 
     return HeldoutCheck()
@@ -308,34 +194,6 @@ def heldout_callback(trainer_ref: dict, records: list[dict], tokenizer: Any, sta
 
 # --------------------------------------------------------------------------------------------
 # The run
-
-def start_stage(stage: StageConfig, make_args: Callable[[], Any], error: type[Exception]) -> tuple[Path, Any, list[dict]]:
-    """The common start of the sft and contrastive stages: refuse bf16 without a GPU, write the
-    resolved config into the output folder, build TRL's config with `make_args` (its ValueError
-    raised as `error`), and read the training records. Returns (output folder, TRL config, records)."""
-    cfg = stage.section
-    if cfg.bf16 and not gpu_available():
-        raise error("--bf16 needs a CUDA GPU and this machine has none; set bf16: false")
-    out = Path(cfg.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    stage.write(out)
-    try:
-        args = make_args()
-    except ValueError as e:
-        raise error(f"TRL refused the configuration: {e}") from None
-    return out, args, read_records(ensure_train_file(stage), cfg.max_questions)
-
-
-def save_final(trainer: Any, tokenizer: Any, out: Path, summary: dict, summary_name: str) -> None:
-    """The end of a training stage: the adapter in out/final_adapter (saved on every process:
-    DeepSpeed/FSDP gather the weights there), then, on the main process, its tokenizer,
-    trainer_state.json and the stage's summary file."""
-    trainer.save_model(str(out / FINAL_ADAPTER))
-    if trainer.is_world_process_zero():
-        tokenizer.save_pretrained(str(out / FINAL_ADAPTER))
-        trainer.state.save_to_json(str(out / TRAINER_STATE))
-        (out / summary_name).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-
 
 def _weights_sharded(args: Any) -> bool:
     """Whether the run shards the weights across processes (DeepSpeed ZeRO-3 or FSDP)."""
@@ -384,7 +242,6 @@ def train(stage: StageConfig) -> dict:
     from sqlgrpo.llm.prompts import prompt_records
 
     shared, cfg = stage.shared, stage.section
-    check_hardware(cfg)
     reward_funcs, _, names = reward_setup(cfg.reward_weights)
     out = Path(cfg.output_dir)
     resume_from = None
@@ -394,16 +251,10 @@ def train(stage: StageConfig) -> dict:
             log.warning("--resume: no complete checkpoint in %s; starting from scratch", out)
         else:
             log.info("resuming from %s", resume_from)
-    stage.write(out)
-
-    # TRL's config first: it sets up the distributed state (DeepSpeed ZeRO-3 must know before the
-    # model loads) and checks batch sizes, which should fail before minutes of loading.
-    try:
-        args = GRPOConfig(**grpo_config_kwargs(stage))
-    except ValueError as e:
-        raise TrainError(f"TRL refused the configuration: {e}") from None
-    train_path = ensure_train_file(stage)
-    records = read_records(train_path, cfg.max_prompts)
+    # TRL's config before the model: it sets up the distributed state (DeepSpeed ZeRO-3 must know
+    # before the model loads) and checks batch sizes.
+    out, args, records = start_stage(stage, lambda: GRPOConfig(**grpo_config_kwargs(stage)), TrainError,
+                                     cfg.max_prompts)
     model, tokenizer, peft_config = _load_policy(stage)
     budget = shared.max_seq_length - cfg.max_completion_length
     if budget <= 0:
@@ -446,15 +297,8 @@ def train(stage: StageConfig) -> dict:
     summary: dict[str, Any] = {"output_dir": str(out), "steps": trainer.state.global_step, "seconds": round(seconds, 1),
                                "processes": args.world_size,
                                "prompts": len(kept), "prompts_dropped": dropped, "resumed_from": str(resume_from or "")}
-    trainer.save_model(str(out / FINAL_ADAPTER))  # on every process: DeepSpeed/FSDP gather the weights here
-    if trainer.is_world_process_zero():
-        tokenizer.save_pretrained(str(out / FINAL_ADAPTER))
-        trainer.state.save_to_json(str(out / TRAINER_STATE))
-        if cfg.merge_final:
-            merged = trainer.accelerator.unwrap_model(trainer.model).merge_and_unload()
-            merged.save_pretrained(str(out / "merged"))
-            tokenizer.save_pretrained(str(out / "merged"))
-        summary["final_adapter"] = str(out / FINAL_ADAPTER)
-        summary["last_log"] = next((e for e in reversed(trainer.state.log_history) if any(k.startswith("rewards/") for k in e)), {})
-        (out / "train_summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    summary["final_adapter"] = str(out / FINAL_ADAPTER)
+    summary["last_log"] = next((e for e in reversed(trainer.state.log_history)
+                                if any(k.startswith("rewards/") for k in e)), {})
+    save_final(trainer, tokenizer, out, summary, "train_summary.json", merge=cfg.merge_final)
     return summary

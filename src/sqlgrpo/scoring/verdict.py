@@ -1,0 +1,206 @@
+"""The one verdict: how an answer's SQL compares with the gold, from executing the answer once.
+
+The metric is the ground truth and the reward is built on it: evaluation's execution accuracy,
+strict accuracy, error taxonomy and majority vote (`sqlgrpo.scoring.metrics`), the held-out
+check during training, the execution reward (`sqlgrpo.scoring.rewards`), the near-miss
+verification of the contrastive stage and the reward audit all read a `Verdict`. Nothing else
+runs an answer to judge it.
+
+    >>> ctx = "CREATE TABLE t (x INT); INSERT INTO t VALUES (1), (2);"
+    >>> v = verdict("SELECT SUM(x) AS total FROM t", "SELECT SUM(x) FROM t", ctx)
+    >>> v.score, v.kind, v.correct, v.prediction.rows
+    (1.0, 'correct', True, ((3,),))
+    >>> [verdict(s, "SELECT SUM(x) FROM t", ctx).kind for s in ("SELECT MAX(x) FROM t", "DELETE FROM t", None)]
+    ['wrong_result', 'wrong_statement_kind', 'no_sql']
+
+The comparison is `sqlgrpo.scoring.matching.outcomes_match` (test-suite semantics: rows as
+multisets, order only when the gold has a top-level ORDER BY, columns in any order, DML by the
+state it leaves); strict correctness is the BIRD convention (sets of rows, columns in order).
+The gold runs once per (backend, context, gold) and is cached; an answer whose text is the
+gold's own (up to whitespace and a final semicolon) is the same program and is not run again.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Sequence
+
+from sqlgrpo.common.cache import LRUCache
+from sqlgrpo.common.text import statement_key
+from sqlgrpo.scoring.matching import modifies, outcome_key, outcomes_match
+from sqlgrpo.sql import BACKENDS, ErrorKind, ExecResult, SQLExecutor, default_executor
+from sqlgrpo.sql.analysis import is_ordered, parse_any
+
+log = logging.getLogger(__name__)
+
+# Scores (the execution reward's values; named so that tests, docs and the audit speak of them).
+EXEC_MATCH = 1.0  # same outcome as the gold
+EXEC_RAN_WRONG = 0.1  # runs, same kind of statement, different outcome: better than broken SQL
+EXEC_FAILED = 0.0  # no SQL, does not run, or a statement of another kind than the gold's
+
+# Kinds of verdict besides the executor's error kinds (`sqlgrpo.sql.ErrorKind`).
+CORRECT = "correct"
+WRONG_RESULT = "wrong_result"
+WRONG_STATEMENT_KIND = "wrong_statement_kind"  # DML for a question, a SELECT for an update
+NO_SQL = "no_sql"
+GOLD_FAILED = "gold_failed"  # the answer ran, the gold did not: nothing to compare with
+
+GOLD_CACHE_SIZE = 4_096  # gold outcomes and parsed golds kept across steps
+PARALLEL_MIN_ANSWERS = 4  # fewer distinct answers than this: threads cost more than they save
+
+Item = tuple[str | None, str, str, str]  # (answer SQL or None, gold, context, backend)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One answer against its gold.
+
+    `score` is EXEC_MATCH, EXEC_RAN_WRONG or EXEC_FAILED, None when the gold fails. `kind` is
+    CORRECT, WRONG_RESULT, WRONG_STATEMENT_KIND, NO_SQL, GOLD_FAILED or the executor's error kind
+    of an answer that did not run; `error` says it in words. `prediction` is the answer's
+    execution (None without SQL). `cacheable` is False when the verdict may only reflect a busy
+    machine (a timeout), so that caches try again.
+    """
+
+    score: float | None
+    kind: str
+    error: str = ""
+    prediction: ExecResult | None = None
+    same_kind: bool = False  # both ran, and both modify the database or neither does
+    strict_correct: bool = False
+    cacheable: bool = True
+
+    @property
+    def correct(self) -> bool:
+        return self.score == EXEC_MATCH
+
+    @property
+    def ran(self) -> bool:
+        """Whether the answer's SQL ran (whatever its outcome)."""
+        return self.prediction is not None and self.prediction.ok
+
+    @functools.cached_property
+    def outcome(self) -> tuple | None:
+        """The answer's outcome as a hashable key for majority voting; None when it did not run."""
+        return outcome_key(self.prediction) if self.prediction is not None else None
+
+
+# --------------------------------------------------------------------------------------------
+# The gold, run once
+
+_GOLD_OUTCOMES = LRUCache(GOLD_CACHE_SIZE)
+_GOLD_TREES = LRUCache(GOLD_CACHE_SIZE)
+
+
+def executor_for(backend: str | None) -> SQLExecutor:
+    """The process-wide executor of a backend (SQLite for anything unknown: a reward column
+    holding junk must not raise)."""
+    return default_executor(backend if backend in BACKENDS else "sqlite")
+
+
+def gold_outcome(gold: str, context: str, backend: str = "sqlite") -> ExecResult:
+    """The gold's execution, computed once per (backend, context, gold) and cached."""
+    # A gold that timed out may only have met a busy machine: try it again next time.
+    return _GOLD_OUTCOMES.get_or_compute((backend, context, gold), lambda: executor_for(backend).run(gold, context),
+                                         keep=lambda result: not result.timed_out)
+
+
+def gold_trees(gold: str, backend: str = "sqlite") -> list | None:
+    """The gold's statements parsed by sqlglot (cached), None when no dialect parses them."""
+    return _GOLD_TREES.get_or_compute((backend, gold), lambda: parse_any(gold, backend))
+
+
+def gold_is_ordered(gold: str, backend: str = "sqlite") -> bool:
+    """Whether the gold's final result is ordered (a top-level ORDER BY): then row order counts."""
+    return is_ordered(gold_trees(gold, backend))
+
+
+def clear_gold_caches() -> None:
+    """Forget gold outcomes and parsed golds (benchmarks of a cold start, a changed dataset)."""
+    _GOLD_OUTCOMES.clear()
+    _GOLD_TREES.clear()
+
+
+# --------------------------------------------------------------------------------------------
+# One verdict
+
+def verdict(pred_sql: str | None, gold: str, context: str, backend: str = "sqlite") -> Verdict:
+    """Compare one answer's SQL with the gold on the context's database, running the answer at
+    most once. Never raises on the answer, whatever its text."""
+    backend = backend if backend in BACKENDS else "sqlite"
+    gold_result = gold_outcome(gold, context, backend)
+    if not pred_sql:
+        return Verdict(EXEC_FAILED if gold_result.ok else None, NO_SQL, "no SQL found in the answer")
+    if gold_result.ok and statement_key(pred_sql) == statement_key(gold):
+        # The gold's own text: the same program, the same outcome; no need to run it again.
+        return Verdict(EXEC_MATCH, CORRECT, prediction=gold_result, same_kind=True, strict_correct=True)
+    pred = executor_for(backend).run(pred_sql, context)
+    if not pred.ok:
+        return Verdict(EXEC_FAILED if gold_result.ok else None, pred.error_kind or ErrorKind.RUNTIME, pred.error,
+                       prediction=pred, cacheable=not pred.timed_out)
+    if not gold_result.ok:
+        return Verdict(None, GOLD_FAILED, f"the gold does not run ({gold_result.error_kind}): {gold_result.error}",
+                       prediction=pred, cacheable=not gold_result.timed_out)
+    if modifies(gold_result) != modifies(pred):
+        # A DELETE never answers a question; a SELECT never performs an update.
+        return Verdict(EXEC_FAILED, WRONG_STATEMENT_KIND,
+                       "modifies the database where the gold does not, or the reverse", prediction=pred)
+    strict = outcomes_match(gold_result, pred, strict=True)  # BIRD: sets of rows, row order never counts
+    if not outcomes_match(gold_result, pred) or (
+            # Same rows; whether their order must match too takes a parse of the gold, needed only here.
+            not modifies(gold_result) and len(gold_result.rows) > 1 and gold_is_ordered(gold, backend)
+            and not outcomes_match(gold_result, pred, order_matters=True)):
+        return Verdict(EXEC_RAN_WRONG, WRONG_RESULT, "runs, but its outcome differs from the gold's",
+                       prediction=pred, same_kind=True, strict_correct=strict)
+    return Verdict(EXEC_MATCH, CORRECT, prediction=pred, same_kind=True, strict_correct=strict)
+
+
+def safe_verdict(item: Item) -> Verdict:
+    """`verdict` of one item; an internal error becomes a failed verdict, never an exception."""
+    pred_sql, gold, context, backend = item
+    try:
+        return verdict(pred_sql, gold, context, backend)
+    except Exception as e:  # noqa: BLE001 - never raise on an answer
+        log.debug("verdict failed on %r", (pred_sql or "")[:200], exc_info=True)
+        return Verdict(EXEC_FAILED, ErrorKind.RUNTIME, f"internal error: {e!r}", cacheable=False)
+
+
+# --------------------------------------------------------------------------------------------
+# Many verdicts, in parallel
+
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    """Threads for running answers in parallel: the engine releases the GIL while a query runs,
+    and each query has its own time limit, so one slow query never holds up the others."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+            _POOL = ThreadPoolExecutor(max_workers=max(workers, 1), thread_name_prefix="sqlgrpo-verdict")
+        return _POOL
+
+
+def verdicts(items: Sequence[Item]) -> list[Verdict]:
+    """The verdict of each (answer SQL, gold, context, backend), in order. Each distinct gold
+    runs once, then each distinct item once (a GRPO group often repeats an answer), spread over
+    the cores."""
+    for gold, context, backend in dict.fromkeys((g, c, b) for _, g, c, b in items):
+        gold_outcome(gold, context, backend if backend in BACKENDS else "sqlite")
+    distinct = list(dict.fromkeys(items))
+    workers = _pool()._max_workers
+    if len(distinct) < PARALLEL_MIN_ANSWERS or workers <= 1:
+        found = {item: safe_verdict(item) for item in distinct}
+    else:
+        # One contiguous chunk per core: per-item tasks cost more in handoffs than they gain.
+        bounds = [(len(distinct) * k // workers, len(distinct) * (k + 1) // workers) for k in range(workers)]
+        chunks = _pool().map(lambda b: [(item, safe_verdict(item)) for item in distinct[b[0]:b[1]]], bounds)
+        found = dict(pair for chunk in chunks for pair in chunk)
+    return [found[item] for item in items]

@@ -1,0 +1,25 @@
+"""The `audit-rewards` command: the reward audit (`sqlgrpo.scoring.audit`) on a dataset.
+
+    sqlgrpo audit-rewards [--data FILE] [--limit N] [--backend sqlite] [--output FILE.json]
+
+The data is anything `prepare --input` reads; by default the prepared training file when it
+exists, else the embedded sample.
+"""
+
+from __future__ import annotations
+
+from sqlgrpo.common import paths
+from sqlgrpo.data.sources import load_source
+from sqlgrpo.scoring.audit import audit_rewards
+
+
+def audit_source(data: str | None = None, *, limit: int | None = None, backend: str = "sqlite",
+                 progress: bool = True) -> dict:
+    """The audit report of a dataset (its source and options included); a source that cannot
+    be read raises `sqlgrpo.data.sources.SourceError`."""
+    if data is None:
+        train = paths.default_train_file()
+        data = str(train) if train.is_file() else "embedded"
+    loaded = load_source(data, limit=limit)
+    return {"source": data, "options": {"data": data, "limit": limit, "backend": backend},
+            **audit_rewards(loaded.records, backend, progress=progress)}

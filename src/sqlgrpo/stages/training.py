@@ -1,0 +1,177 @@
+"""What the three trainer stages (sft, contrastive, train) share: hardware checks, the
+TrainingArguments fields they set the same way, the LoRA adapter, the start and the end of a
+stage, and the name of the adapter they leave behind.
+
+    out, args, records = start_stage(stage, lambda: SFTConfig(**sft_config_kwargs(stage)), SftError)
+    ...  # build the trainer, trainer.train()
+    save_final(trainer, tokenizer, out, summary, "sft_summary.json")
+
+Every trainer stage leaves `final_adapter/` (a PEFT adapter with its tokenizer),
+`trainer_state.json` (TRL's log history) and a `<stage>_summary.json` in its output folder.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from pathlib import Path
+from typing import Any, Callable
+
+from sqlgrpo.common.errors import SqlgrpoError
+from sqlgrpo.common.files import write_json
+from sqlgrpo.data.records import read_records
+from sqlgrpo.stages.config import StageConfig
+
+log = logging.getLogger(__name__)
+
+FINAL_ADAPTER = "final_adapter"
+TRAINER_STATE = "trainer_state.json"
+
+# (section field, package it needs besides a GPU, what it is): each only runs on CUDA.
+GPU_OPTIONS = (("use_vllm", "vllm", "vLLM generation"),
+               ("load_in_4bit", "bitsandbytes", "4-bit QLoRA"),
+               ("use_unsloth", "unsloth", "the Unsloth backend"),
+               ("bf16", None, "bfloat16 training"))
+
+
+class TrainingError(SqlgrpoError, RuntimeError):
+    """A trainer stage cannot start or go on; the message says why and what to change."""
+
+
+# --------------------------------------------------------------------------------------------
+# Hardware
+
+def gpu_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def importable(module: str) -> bool:
+    """Whether a package is installed (without importing it: vLLM takes seconds)."""
+    return importlib.util.find_spec(module) is not None
+
+
+def check_hardware(section: Any, error: type[Exception] = TrainingError, *, has_gpu: bool | None = None) -> None:
+    """Fail early, naming the option, when a GPU-only option of the section (those it has of
+    `GPU_OPTIONS`) meets a machine without a GPU or without the package it needs."""
+    has_gpu = gpu_available() if has_gpu is None else has_gpu
+    for option, package, what in GPU_OPTIONS:
+        if not getattr(section, option, False):
+            continue
+        flag = "--" + option.replace("_", "-")
+        if not has_gpu:
+            raise error(f"{flag} ({what}) needs a CUDA GPU and this machine has none; "
+                        f"set {option}: false (or use configs/cpu-demo.yaml) to train on the CPU")
+        if package and not importable(package):
+            raise error(f"{flag} ({what}) needs the '{package}' package: "
+                        f"pip install -e '.[gpu]'{' unsloth' if package == 'unsloth' else ''}")
+
+
+# --------------------------------------------------------------------------------------------
+# Configuration objects (unit-tested without a GPU)
+
+def trainer_kwargs(stage: StageConfig, *, has_gpu: bool | None = None) -> dict[str, Any]:
+    """The TrainingArguments fields every training stage (sft, contrastive, train) sets the same
+    way from its section: steps, schedule, batch, logging, checkpoints, seed, device."""
+    shared, cfg = stage.shared, stage.section
+    has_gpu = gpu_available() if has_gpu is None else has_gpu
+    report_to = [r for r in cfg.report_to if r and r != "none"]
+    return dict(
+        output_dir=cfg.output_dir,
+        max_steps=cfg.max_steps,
+        learning_rate=cfg.learning_rate,
+        lr_scheduler_type=cfg.lr_scheduler_type,
+        warmup_steps=cfg.warmup_ratio,  # transformers 5: a float in [0, 1) is a ratio of max_steps
+        per_device_train_batch_size=cfg.per_device_train_batch_size,
+        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
+        logging_steps=cfg.logging_steps,
+        save_strategy="steps",
+        save_steps=cfg.save_steps,
+        save_total_limit=cfg.save_total_limit,
+        report_to=report_to or "none",
+        seed=shared.seed,
+        bf16=cfg.bf16,
+        use_cpu=not has_gpu,
+        # TRL turns activation checkpointing on by default: a third more compute per step, which a
+        # small model on CPU pays for nothing. Off unless the section asks for it.
+        activation_checkpointing=cfg.gradient_checkpointing,
+    )
+
+
+def lora_config(cfg: Any) -> Any:
+    """A fresh LoRA adapter as a section's lora_* fields describe it (sft, contrastive, train)."""
+    from peft import LoraConfig
+
+    return LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
+                      target_modules=list(cfg.lora_target_modules), task_type="CAUSAL_LM", bias="none")
+
+
+# --------------------------------------------------------------------------------------------
+# Data
+
+def ensure_train_file(stage: StageConfig, error: type[Exception] = TrainingError) -> Path:
+    """The train file, prepared first from `prepare_input` when it does not exist yet. Under
+    several processes the main one prepares while the others wait, then find the file."""
+    from accelerate import PartialState
+
+    with PartialState().main_process_first():
+        return _ensure_train_file(stage, error)
+
+
+def _ensure_train_file(stage: StageConfig, error: type[Exception]) -> Path:
+    shared = stage.shared
+    path = Path(shared.train_file)
+    if path.is_file():
+        return path
+    if not shared.prepare_input:
+        raise error(f"training file {path} does not exist; run `sqlgrpo prepare` first, or set "
+                    f"prepare_input (e.g. 'embedded') in the config to prepare it automatically")
+    from sqlgrpo.stages.prepare import PrepareOptions, prepare
+
+    log.info("training file %s does not exist yet: preparing %s first", path, shared.prepare_input)
+    prepare(PrepareOptions(input=shared.prepare_input, output_dir=str(path.parent), backend=shared.backend,
+                           seed=shared.seed), progress=True)
+    if not path.is_file():
+        raise error(f"prepare wrote no {path.name} into {path.parent}; set train_file to "
+                    f"{path.parent}/cleaned_train_queries.jsonl")
+    return path
+
+
+# --------------------------------------------------------------------------------------------
+# Start and end of a stage
+
+def start_stage(stage: StageConfig, make_args: Callable[[], Any], error: type[Exception],
+                limit: int | None = None) -> tuple[Path, Any, list[dict]]:
+    """The common start of a trainer stage: refuse GPU-only options without a GPU, write the
+    resolved config into the output folder, build TRL's config with `make_args` (its ValueError
+    raised as `error`: TRL checks batch sizes, which should fail before minutes of loading), and
+    read at most `limit` training records. Returns (output folder, TRL config, records)."""
+    cfg = stage.section
+    check_hardware(cfg, error)
+    out = Path(cfg.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    stage.write(out)
+    try:
+        args = make_args()
+    except ValueError as e:
+        raise error(f"TRL refused the configuration: {e}") from None
+    return out, args, read_records(ensure_train_file(stage, error), limit)
+
+
+def save_final(trainer: Any, tokenizer: Any, out: Path, summary: dict, summary_name: str, *,
+               merge: bool = False) -> None:
+    """The end of a trainer stage: the adapter in out/final_adapter (saved on every process:
+    DeepSpeed/FSDP gather the weights there), then, on the main process, its tokenizer,
+    trainer_state.json, the base model with the adapter merged into out/merged when `merge`, and
+    the stage's summary file."""
+    trainer.save_model(str(out / FINAL_ADAPTER))
+    if not trainer.is_world_process_zero():
+        return
+    tokenizer.save_pretrained(str(out / FINAL_ADAPTER))
+    trainer.state.save_to_json(str(out / TRAINER_STATE))
+    if merge:
+        merged = trainer.accelerator.unwrap_model(trainer.model).merge_and_unload()
+        merged.save_pretrained(str(out / "merged"))
+        tokenizer.save_pretrained(str(out / "merged"))
+    write_json(out / summary_name, summary)
