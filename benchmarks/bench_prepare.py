@@ -16,8 +16,8 @@ import sys
 import time
 from pathlib import Path
 
-from sqlgrpo.stages.prepare import available_cores, clean_records
 from sqlgrpo.data.sources import load_source
+from sqlgrpo.stages.prepare import available_cores, clean_records
 
 DEFAULT_FILE = Path(__file__).resolve().parents[2] / "shared" / "data" / "gretel_sample_train.jsonl"
 

@@ -3,15 +3,15 @@
     python benchmarks/bench_rewards.py [--file PATH] [--limit N] [--backend sqlite] [--diagnose]
 
 Per row whose gold runs, one group of GROUP_SIZE = 8 completions in the training format: 4 copies
-of the gold completion and 4 verified near-misses (`sqlgrpo.contrastive.near_misses`), padded
+of the gold completion and 4 verified near-misses (`sqlgrpo.scoring.near_misses`), padded
 with a broken-SQL completion when a row has fewer. Near-miss generation happens before any
-timing. Every reward in `sqlgrpo.rewards.REWARDS` then scores the rows one group per call, as
+timing. Every reward in `sqlgrpo.scoring.rewards.REWARDS` then scores the rows one group per call, as
 GRPOTrainer calls a reward once per batch holding each prompt's group, and the script prints
 completions/s and the p50/p99 latency of one call.
 
 Three passes per reward, because GRPO sees each prompt's group once per step, the same prompts
 again every epoch, and models repeat answers:
-- cold: the first epoch. Every cache is emptied first (`sqlgrpo.rewards.clear_caches()`: gold
+- cold: the first epoch. Every cache is emptied first (`sqlgrpo.scoring.rewards.clear_caches()`: gold
   outcomes, parsed golds, completion scores and analyses, the executor's pristine databases).
 - new answers: the same prompts again with the databases and gold outcomes warm, but every
   completion unseen (`clear_caches(predictions_only=True)`): a later epoch with fresh samples.
@@ -21,7 +21,7 @@ again every epoch, and models repeat answers:
 The naive baseline scores execution as a straightforward implementation would: for every
 completion, a fresh database built from the context (`sqlgrpo.sql.build_example_db`), the gold
 executed again, the gold parsed again for ORDER BY, no cache, one completion after another; and
-the same comparison (`sqlgrpo.matching.outcomes_match`), so its scores must equal the execution
+the same comparison (`sqlgrpo.scoring.matching.outcomes_match`), so its scores must equal the execution
 reward's (the script counts disagreements).
 
 `--diagnose` adds warm execution_reward passes that take one cost away at a time: every context
@@ -39,16 +39,19 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from sqlgrpo.scoring import rewards
-from sqlgrpo.sql.analysis import parse_statements
-from sqlgrpo.scoring.audit import completion_for, gold_tables
-from sqlgrpo.scoring.near_misses import PARSE_FALLBACKS, near_misses
-from sqlgrpo.scoring.matching import modifies, outcomes_match
 from sqlgrpo.data.sources import load_source
+from sqlgrpo.scoring import rewards, verdict
+from sqlgrpo.scoring.answers import parse_answer, target_answer
+from sqlgrpo.scoring.matching import modifies, outcomes_match
+from sqlgrpo.scoring.near_misses import near_misses
+from sqlgrpo.scoring.verdict import EXEC_FAILED, EXEC_MATCH, EXEC_RAN_WRONG
 from sqlgrpo.sql import build_example_db, default_executor
+from sqlgrpo.sql.analysis import is_ordered, parse_statements
+from sqlgrpo.sql.dialects import FALLBACK_DIALECTS
 
 DEFAULT_FILE = Path(__file__).resolve().parents[2] / "shared" / "data" / "gretel_sample_train.jsonl"
 GROUP_SIZE = 8  # completions per prompt, a common GRPO num_generations
@@ -65,13 +68,12 @@ def build_groups(records: list, backend: str) -> tuple[list[dict], dict]:
         if not default_executor(backend).run(gold, context).ok:
             stats["gold_failed"] += 1
             continue
-        tables = gold_tables(gold, context, backend)
         misses = near_misses(gold, context, backend)[:GROUP_SIZE - GOLD_COPIES]
         stats["near_misses"] += len(misses)
         stats["pads"] += GROUP_SIZE - GOLD_COPIES - len(misses)
         sqls = [gold] * GOLD_COPIES + [m["sql"] for m in misses]
         sqls += [BROKEN_SQL] * (GROUP_SIZE - len(sqls))
-        groups.append({"gold": gold, "context": context, "completions": [completion_for(s, tables) for s in sqls]})
+        groups.append({"gold": gold, "context": context, "completions": [target_answer(s, context, backend) for s in sqls]})
     return groups, stats
 
 
@@ -102,12 +104,11 @@ def reward_caller(fn: Callable[..., list], backend: str) -> Callable[[dict], lis
 
 
 def naive_is_ordered(gold: str, backend: str) -> bool:
-    """`rewards.gold_is_ordered` without its cache: the gold parsed on every call."""
-    for dialect in (backend, *PARSE_FALLBACKS):
+    """`verdict.gold_is_ordered` without its cache: the gold parsed on every call."""
+    for dialect in (backend, *FALLBACK_DIALECTS):
         trees = parse_statements(gold, dialect)
         if trees:
-            last = trees[-1]
-            return isinstance(last, (rewards.exp.Select, rewards.exp.SetOperation)) and last.args.get("order") is not None
+            return is_ordered(trees)
     return False
 
 
@@ -118,15 +119,15 @@ def naive_execution_score(completion: Any, gold: str, context: str, backend: str
         gold_result = db.run(gold) if db.ok else None
         if gold_result is None or not gold_result.ok:
             return None
-        pred_sql = rewards.parse_answer(completion).sql
+        pred_sql = parse_answer(completion).sql
         if not pred_sql:
-            return rewards.EXEC_FAILED
+            return EXEC_FAILED
         pred = db.run(pred_sql)
         if not pred.ok or modifies(gold_result) != modifies(pred):
-            return rewards.EXEC_FAILED
+            return EXEC_FAILED
         if outcomes_match(gold_result, pred, order_matters=naive_is_ordered(gold, backend)):
-            return rewards.EXEC_MATCH
-        return rewards.EXEC_RAN_WRONG
+            return EXEC_MATCH
+        return EXEC_RAN_WRONG
     finally:
         db.close()
 
@@ -206,7 +207,7 @@ def diagnose(groups: list[dict], backend: str) -> None:
     """Warm execution_reward passes with one cost taken away at a time (see the docstring)."""
     call = reward_caller(rewards.execution_reward, backend)
     executor = default_executor(backend)
-    saved = executor.cache_size, rewards.PARALLEL_MIN_COMPLETIONS
+    saved = executor.cache_size, verdict.PARALLEL_MIN_ANSWERS
     print(f"\n{'execution_reward, warm, ...':52s} {'compl/s':>12s} {'p50 ms/call':>12s}")
     try:
         executor.cache_size = len(groups) + 1  # every context stays resident
@@ -217,12 +218,12 @@ def diagnose(groups: list[dict], backend: str) -> None:
         runs.append(("... and no broken-SQL pads", [g for g in unpadded if g["completions"]]))
         for label, run_groups in runs:
             if label.startswith("... and sequential"):
-                rewards.PARALLEL_MIN_COMPLETIONS = sys.maxsize
+                verdict.PARALLEL_MIN_ANSWERS = sys.maxsize
             total, latencies, _ = timed_pass(call, run_groups)
             count = sum(len(g["completions"]) for g in run_groups)
             print(f"{label:52s} {count / total:12.0f} {1000 * statistics.median(latencies):12.2f}")
     finally:
-        executor.cache_size, rewards.PARALLEL_MIN_COMPLETIONS = saved
+        executor.cache_size, verdict.PARALLEL_MIN_ANSWERS = saved
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Verified near-misses (`sqlgrpo.contrastive`) and the reward audit (`sqlgrpo.audit`).
+"""Verified near-misses (`sqlgrpo.scoring.near_misses`) and the reward audit (`sqlgrpo.scoring.audit`).
 
 Every near-miss is checked here again, independently, by running it on a real SQLite (or DuckDB)
 database and comparing with `outcomes_match`: the property is "runs, and is another answer"."""
@@ -9,13 +9,13 @@ import json
 
 import pytest
 
-from sqlgrpo.scoring import near_misses as contrastive
 from sqlgrpo.cli import main
-from sqlgrpo.scoring.audit import EXECUTION_REWARD, audit_rewards, execution_accepts
-from sqlgrpo.scoring.near_misses import EDITS, near_misses, parse_gold
-from sqlgrpo.scoring.matching import outcomes_match, states_match
-from sqlgrpo.scoring.verdict import gold_is_ordered
 from sqlgrpo.data.sources import load_source
+from sqlgrpo.scoring import near_misses as contrastive
+from sqlgrpo.scoring.audit import EXECUTION_REWARD, audit_rewards, execution_accepts
+from sqlgrpo.scoring.matching import outcomes_match, states_match
+from sqlgrpo.scoring.near_misses import EDITS, near_misses, parse_gold
+from sqlgrpo.scoring.verdict import gold_is_ordered
 from sqlgrpo.sql import execute
 
 CTX = ("CREATE TABLE sales (id INT, region TEXT, amount INT); "
@@ -78,7 +78,7 @@ def test_order_counts_when_the_gold_orders():
 
 def test_dml_near_misses_leave_another_database_state():
     # UPDATE ... WHERE: flipping the condition or dropping it updates other rows (and so do the
-    # DML edits of `sqlgrpo.contrastive`, changing the SET value or sparing a row).
+    # DML edits of `sqlgrpo.scoring.edits`, changing the SET value or sparing a row).
     gold = "UPDATE sales SET amount = 0 WHERE region = 'north'"
     misses = near_misses(gold, CTX)
     assert {"flip_comparison", "drop_where", "change_dml_value", "narrow_dml_where"} <= {m["kind"] for m in misses}

@@ -11,11 +11,18 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sqlgrpo.stages import config as config_module
 from sqlgrpo.cli import build_parser
-from sqlgrpo.stages.config import (LORA_ALL_PROJECTIONS, RESOLVED_CONFIG_NAME, ConfigError, SharedConfig, TrainConfig,
-                            resolve, resolve_from_args)
 from sqlgrpo.scoring.rewards import REWARDS
+from sqlgrpo.stages import config as config_module
+from sqlgrpo.stages.config import (
+    LORA_ALL_PROJECTIONS,
+    RESOLVED_CONFIG_NAME,
+    ConfigError,
+    SharedConfig,
+    TrainConfig,
+    resolve,
+    resolve_from_args,
+)
 from sqlgrpo.stages.train import TrainError, grpo_config_kwargs, quantization_config, reward_setup
 from sqlgrpo.stages.training import TrainingError, check_hardware, lora_config
 
@@ -524,8 +531,12 @@ def test_deepspeed_config_is_zero3_and_saves_loadable_weights():
 def test_fsdp_config_values_are_accelerates_and_its_launcher_accepts_them():
     from accelerate.commands.config.config_args import load_config_from_file
     from accelerate.commands.launch import _validate_launch_command, launch_command_parser
-    from accelerate.utils.constants import (FSDP_AUTO_WRAP_POLICY, FSDP_BACKWARD_PREFETCH, FSDP_SHARDING_STRATEGY,
-                                            FSDP_STATE_DICT_TYPE)
+    from accelerate.utils.constants import (
+        FSDP_AUTO_WRAP_POLICY,
+        FSDP_BACKWARD_PREFETCH,
+        FSDP_SHARDING_STRATEGY,
+        FSDP_STATE_DICT_TYPE,
+    )
     from accelerate.utils.launch import prepare_multi_gpu_env
 
     path = str(CONFIGS / "accelerate" / "fsdp.yaml")

@@ -1,4 +1,4 @@
-"""The edit kinds of `sqlgrpo.contrastive` and `question_contrast`, on real SQLite and DuckDB.
+"""The edit kinds of `sqlgrpo.scoring.edits` and `question_contrast`, on real SQLite and DuckDB.
 
 Every near-miss asserted on here is checked again independently: run on the example database
 next to the gold, and compared with `outcomes_match` (row order counting when the gold orders),
@@ -12,11 +12,19 @@ from collections import Counter
 
 import pytest
 
-from sqlgrpo.scoring import near_misses as contrastive
-from sqlgrpo.scoring.near_misses import EDITS, MAX_TRIES_PER_KIND, Example, near_misses, parse_gold, question_contrast, render
-from sqlgrpo.scoring.matching import outcomes_match, states_match
-from sqlgrpo.scoring.verdict import gold_is_ordered
 from sqlgrpo.data.sources import RawRecord
+from sqlgrpo.scoring import near_misses as contrastive
+from sqlgrpo.scoring.matching import outcomes_match, states_match
+from sqlgrpo.scoring.near_misses import (
+    EDITS,
+    MAX_TRIES_PER_KIND,
+    Example,
+    near_misses,
+    parse_gold,
+    question_contrast,
+    render,
+)
+from sqlgrpo.scoring.verdict import gold_is_ordered
 from sqlgrpo.sql import SQLExecutor, execute
 
 CTX = ("CREATE TABLE sales (id INT, region TEXT, amount INT, cat TEXT); "

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from sqlgrpo.scoring.rewards import execution_reward, strict_format_reward
 from sqlgrpo.stages.config import resolve
 from sqlgrpo.stages.contrastive import build_preferences, dpo_config_kwargs
-from sqlgrpo.scoring.rewards import execution_reward, strict_format_reward
 
 REPO = Path(__file__).resolve().parents[1]
 CTX = ("CREATE TABLE orders (id INT, customer TEXT, total REAL, status TEXT); "

@@ -7,9 +7,9 @@ from collections import Counter
 
 import pytest
 
-from sqlgrpo.stages.prepare import PrepareOptions, prepare
 from sqlgrpo.data.sources import embedded_dataset_path
 from sqlgrpo.sql import SQLExecutor
+from sqlgrpo.stages.prepare import PrepareOptions, prepare
 
 CLASSES = ("basic SQL", "aggregation", "single join", "multiple_joins", "subqueries", "window functions", "CTEs",
            "set operations")

@@ -29,8 +29,15 @@ from pathlib import Path
 import pytest
 
 from sqlgrpo.report.console import eval_summary_text as summary_text
-from sqlgrpo.scoring.metrics import (RATE_KEYS, compute_metrics, exact_match, score_answer, score_questions,
-                                     self_consistent)
+from sqlgrpo.scoring.judge import NO_JUDGE_REASON
+from sqlgrpo.scoring.metrics import (
+    RATE_KEYS,
+    compute_metrics,
+    exact_match,
+    score_answer,
+    score_questions,
+    self_consistent,
+)
 from sqlgrpo.stages.eval import (
     CSV_FILE,
     GENERATIONS_FILE,
@@ -43,7 +50,6 @@ from sqlgrpo.stages.eval import (
     load_run,
     score_rewards,
 )
-from sqlgrpo.scoring.judge import NO_JUDGE_REASON
 
 VENV_BIN = Path(sys.executable).parent
 RUN_TIMEOUT_S = 600  # one tiny eval is ~40 s alone, a few minutes on 2 busy cores; never hang CI

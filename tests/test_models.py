@@ -1,4 +1,4 @@
-"""Tests of sqlgrpo.models: the embedded model's conversion and cache, load_model, adapters.
+"""Tests of sqlgrpo.llm.models: the embedded model's conversion and cache, load_model, adapters.
 
 Slow tests load the real embedded model. The default cache (~/.cache/sqlgrpo) is used except
 where the conversion itself is under test: that runs once, in a temporary cache.
@@ -39,7 +39,7 @@ from sqlgrpo.llm.models import (
 CONVERT_SCRIPT = (
     "import logging, sys\n"
     "logging.basicConfig(level=logging.INFO, stream=sys.stderr, format='%(message)s')\n"
-    "from sqlgrpo.models import embedded_checkpoint_dir\n"
+    "from sqlgrpo.llm.models import embedded_checkpoint_dir\n"
     "print(embedded_checkpoint_dir())\n"
 )
 CONVERSION_TIMEOUT_S = 600  # ~25 s alone, ~2x that with two at once on 2 cores; generous for CI
@@ -323,7 +323,7 @@ def test_cached_checkpoint_is_reused_not_reconverted(conversion, monkeypatch, ca
     # The second use loads the cached folder: same folder and weights file (inode, mtime), and
     # no conversion logged. A re-conversion would rename a new folder in (new inode).
     monkeypatch.setenv("SQLGRPO_CACHE_DIR", str(conversion.cache))
-    with caplog.at_level(logging.INFO, logger="sqlgrpo.models"):
+    with caplog.at_level(logging.INFO, logger="sqlgrpo.llm.models"):
         model, _ = load_model(EMBEDDED_MODEL)
     assert model.name_or_path == str(conversion.final)
     assert _stamp(conversion.final) == conversion.folder_stamp

@@ -8,12 +8,19 @@ from pathlib import Path
 
 import pytest
 
-from sqlgrpo.common import paths
 from sqlgrpo.cli import main
-from sqlgrpo.stages.prepare import (CONTEXT_ERROR, DUPLICATE, SCHEMA_MISMATCH, PrepareError, PrepareOptions, clean_record,
-                             prepare)
+from sqlgrpo.common import paths
 from sqlgrpo.data.sources import RawRecord
 from sqlgrpo.sql import SQLExecutor
+from sqlgrpo.stages.prepare import (
+    CONTEXT_ERROR,
+    DUPLICATE,
+    SCHEMA_MISMATCH,
+    PrepareError,
+    PrepareOptions,
+    clean_record,
+    prepare,
+)
 
 CTX = "CREATE TABLE pets (id INT, name TEXT, kind TEXT); INSERT INTO pets VALUES (1, 'Rex', 'dog'), (2, 'Tom', 'cat');"
 

@@ -255,8 +255,7 @@ def test_empty_inputs_render(tmp_path):
 
 def test_null_metrics_render_as_dash(tmp_path):
     # Every key present but null (an older eval): each headline card shows "–", never "None".
-    metrics = {key: None for key in ("n", *METRIC_KEYS, "tokens_mean", "latency_mean_s", "tokens_per_s",
-                                     "by_complexity", "error_taxonomy", "model", "adapter", "judge")}
+    metrics = dict.fromkeys(("n", *METRIC_KEYS, "tokens_mean", "latency_mean_s", "tokens_per_s", "by_complexity", "error_taxonomy", "model", "adapter", "judge"))
     page = _Page(render_eval_report(metrics, [], tmp_path / "r.html").read_text(encoding="utf-8"))
     assert "None" not in page.visible
     assert page.visible.count("–") >= len(METRIC_KEYS)
@@ -473,7 +472,8 @@ def test_figure_data_uri_closes_the_figure():
 
 
 def test_importing_the_module_does_not_import_pyplot():
-    # eval.py imports sqlgrpo.report at start-up; pyplot (and a backend) load only when drawing.
-    code = "import sys, sqlgrpo.report; print('matplotlib.pyplot' in sys.modules)"
+    # The eval stage imports the report pages at start-up; pyplot (and a backend) load only when drawing.
+    code = ("import sys, sqlgrpo.report.eval_page, sqlgrpo.report.compare_page, sqlgrpo.report.demo_page; "
+            "print('matplotlib.pyplot' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

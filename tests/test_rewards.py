@@ -8,9 +8,17 @@ import json
 import pytest
 
 from sqlgrpo.scoring.answers import extract_sql, parse_answer
-from sqlgrpo.scoring.rewards import (DEFAULT_WEIGHTS, REWARDS, complexity_reward, execution_reward, get_reward,
-                                     reasoning_reward, schema_linking_reward, soft_format_reward,
-                                     strict_format_reward)
+from sqlgrpo.scoring.rewards import (
+    DEFAULT_WEIGHTS,
+    REWARDS,
+    complexity_reward,
+    execution_reward,
+    get_reward,
+    reasoning_reward,
+    schema_linking_reward,
+    soft_format_reward,
+    strict_format_reward,
+)
 from sqlgrpo.scoring.verdict import EXEC_FAILED, EXEC_MATCH, EXEC_RAN_WRONG
 from sqlgrpo.sql import execute
 

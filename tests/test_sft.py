@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from sqlgrpo.stages.config import resolve
 from sqlgrpo.scoring.rewards import REWARDS
+from sqlgrpo.stages.config import resolve
 from sqlgrpo.stages.sft import sft_config_kwargs, sft_examples
 
 REPO = Path(__file__).resolve().parents[1]

@@ -1,4 +1,4 @@
-"""Tests for sqlgrpo.sources: every reader, layout detection, and per-row bad-line reporting."""
+"""Tests for sqlgrpo.data.sources: every reader, layout detection, and per-row bad-line reporting."""
 
 from __future__ import annotations
 

@@ -596,7 +596,7 @@ def test_infinite_recursive_cte_times_out(db):
     r, took = elapsed(db.run, INFINITE_CTE, timeout_s=SHORT_TIMEOUT_S)
     # The engine is interrupted at the limit: a timeout, not before it, and not long after it.
     assert (r.ok, r.error_kind, r.timed_out) == (False, ErrorKind.TIMEOUT, True)
-    assert SHORT_TIMEOUT_S <= r.elapsed_s and took < SHORT_TIMEOUT_S + TIMEOUT_MARGIN_S
+    assert r.elapsed_s >= SHORT_TIMEOUT_S and took < SHORT_TIMEOUT_S + TIMEOUT_MARGIN_S
 
 
 def test_cartesian_explosion_with_order_by_is_stopped(db):

@@ -24,9 +24,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sqlgrpo.stages.config import StageConfig, resolve
-from sqlgrpo.scoring.rewards import REWARDS
 from sqlgrpo.data.records import RecordsError, read_records
+from sqlgrpo.scoring.rewards import REWARDS
+from sqlgrpo.stages.config import StageConfig, resolve
 from sqlgrpo.stages.train import (
     CHECKPOINT_REQUIRED,
     TrainError,
@@ -36,8 +36,14 @@ from sqlgrpo.stages.train import (
     reward_setup,
     train,
 )
-from sqlgrpo.stages.training import (FINAL_ADAPTER, TRAINER_STATE, TrainingError, check_hardware, ensure_train_file,
-                                     lora_config)
+from sqlgrpo.stages.training import (
+    FINAL_ADAPTER,
+    TRAINER_STATE,
+    TrainingError,
+    check_hardware,
+    ensure_train_file,
+    lora_config,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CPU_DEMO = REPO_ROOT / "configs" / "cpu-demo.yaml"
@@ -289,7 +295,7 @@ def test_skipped_checkpoint_is_named_in_a_warning(tmp_path, caplog):
     # The user should learn why the newest folder was not used.
     _checkpoint(tmp_path, 1)
     _checkpoint(tmp_path, 2, missing=("optimizer.pt",))
-    with caplog.at_level("WARNING", logger="sqlgrpo.train"):
+    with caplog.at_level("WARNING", logger="sqlgrpo.stages.train"):
         last_complete_checkpoint(tmp_path)
     assert any("checkpoint-2" in r.getMessage() and r.levelname == "WARNING" for r in caplog.records)
 

@@ -21,8 +21,9 @@ import contextlib
 import json
 import os
 import threading
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any, Iterable, Iterator
+from typing import IO, Any
 
 
 @contextlib.contextmanager

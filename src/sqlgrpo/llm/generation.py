@@ -7,8 +7,9 @@ prompt of a batch ends where generation starts; greedy unless sampling settings 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 

@@ -15,9 +15,10 @@ to give are written by `sqlgrpo.scoring.answers.target_answer`.
 from __future__ import annotations
 
 import logging
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
-from sqlgrpo.sql import starts_with_keyword, split_statements
+from sqlgrpo.sql import split_statements, starts_with_keyword
 
 log = logging.getLogger(__name__)
 

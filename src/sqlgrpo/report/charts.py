@@ -15,8 +15,9 @@ import base64
 import io
 import logging
 import textwrap
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from sqlgrpo.report.stats import MISSING, SCORE_LABELS, as_count, as_number
 from sqlgrpo.scoring.judge_rubric import SCORE_FIELDS, SCORE_MAX, SCORE_MIN

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import html
 import logging
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from sqlgrpo.common.files import atomic_write_text
 from sqlgrpo.report.stats import MISSING, Delta, Metric, delta_class, format_delta, format_interval, within_noise

@@ -14,13 +14,26 @@ aggregate) gives the same single row, so it is no negative.
 from __future__ import annotations
 
 import functools
-from typing import Iterator
+from collections.abc import Iterator
 
 from sqlglot import exp
 
-from sqlgrpo.scoring.edit_trees import (Edit, Example, Rewrite, Trees, column_table, each_node_rewrite, in_condition,
-                                        is_dml_where, nodes, nudged_value, number_value, shifted_date,
-                                        shifted_numbers, with_name)
+from sqlgrpo.scoring.edit_trees import (
+    Edit,
+    Example,
+    Rewrite,
+    Trees,
+    column_table,
+    each_node_rewrite,
+    in_condition,
+    is_dml_where,
+    nodes,
+    nudged_value,
+    number_value,
+    shifted_date,
+    shifted_numbers,
+    with_name,
+)
 
 # --------------------------------------------------------------------------------------------
 # Edits. Each yields edited copies of all statements, one edit at a time, in a fixed order.

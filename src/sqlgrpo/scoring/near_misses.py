@@ -29,7 +29,8 @@ schema, kept when its outcome on this question's database differs.
 from __future__ import annotations
 
 import logging
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from sqlgrpo.common.text import squeeze, statement_key
 from sqlgrpo.scoring.edit_trees import Example, Trees

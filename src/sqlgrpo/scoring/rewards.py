@@ -23,15 +23,24 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from sqlglot import exp
 
 from sqlgrpo.common.cache import LRUCache
 from sqlgrpo.common.errors import SqlgrpoError
 from sqlgrpo.scoring.answers import is_strict_format, parse_answer, soft_format_score
-from sqlgrpo.scoring.verdict import (EXEC_FAILED, EXEC_MATCH, EXEC_RAN_WRONG, clear_gold_caches, executor_for,
-                                     gold_outcome, gold_trees, verdicts)
+from sqlgrpo.scoring.verdict import (
+    EXEC_FAILED,
+    EXEC_MATCH,
+    EXEC_RAN_WRONG,
+    clear_gold_caches,
+    executor_for,
+    gold_outcome,
+    gold_trees,
+    verdicts,
+)
 from sqlgrpo.sql.analysis import parse_statements, references, statement_kinds, structure_features
 
 log = logging.getLogger(__name__)
@@ -199,7 +208,7 @@ def complexity_reward(completions: Sequence[Any], sql: Sequence[str], sql_contex
                 out.append(None)
                 continue
             gold_shape = _GOLD_SHAPES.get_or_compute(("shape", backend, golds[i]),
-                                                    lambda: (statement_kinds(parsed_gold), structure_features(parsed_gold)))
+                                                    lambda trees=parsed_gold: (statement_kinds(trees), structure_features(trees)))
             pred_shape = _cached_shape(parse_answer(completions[i]).sql, backend)
             if pred_shape is None or pred_shape[0] != gold_shape[0]:
                 out.append(0.0)
@@ -277,7 +286,7 @@ def schema_linking_reward(completions: Sequence[Any], sql: Sequence[str], sql_co
             backend = backends[i] or "sqlite"
             schema = _schema_of(contexts[i], backend)
             gold_names = _GOLD_SHAPES.get_or_compute(("names", backend, contexts[i], golds[i]),
-                                                    lambda: _used_names(golds[i], backend, schema))
+                                                    lambda g=golds[i], b=backend, s=schema: _used_names(g, b, s))
             parsed_gold = gold_trees(golds[i], backend)
             if not gold_names or not parsed_gold or not gold_outcome(golds[i], contexts[i], backend).ok:
                 out.append(None)

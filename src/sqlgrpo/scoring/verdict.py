@@ -26,9 +26,9 @@ import functools
 import logging
 import os
 import threading
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Sequence
 
 from sqlgrpo.common.cache import LRUCache
 from sqlgrpo.common.text import statement_key

@@ -11,14 +11,29 @@ the executor uses it.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from typing import Any
 
 from sqlgrpo.sql.guard import quote_ident
-from sqlgrpo.sql.result import (DDL, DELETE, DML_KINDS, INSERT, MAX_RESULT_BYTES, MAX_RESULT_ROWS, MAX_STATE_ROWS,
-                                SELECT, UPDATE, ErrorKind, ExecFailure, RunOutcome, TableState, collect_capped,
-                                wants_state)
+from sqlgrpo.sql.result import (
+    DDL,
+    DELETE,
+    DML_KINDS,
+    INSERT,
+    MAX_RESULT_BYTES,
+    MAX_RESULT_ROWS,
+    MAX_STATE_ROWS,
+    SELECT,
+    UPDATE,
+    ErrorKind,
+    ExecFailure,
+    RunOutcome,
+    TableState,
+    collect_capped,
+    wants_state,
+)
 
 DUCKDB_MAX_MEMORY = "512MB"  # per example database; DuckDB spills or fails beyond it
 
@@ -148,10 +163,8 @@ def _duckdb_attempt(conn: Any, statements: list[tuple[str, str]], timeout_s: flo
         return RunOutcome(columns, rows, kinds, changes, state)
     finally:
         timer.cancel()
-        try:
+        with contextlib.suppress(Exception):  # an aborted transaction is rolled back already
             cur.execute("ROLLBACK")
-        except Exception:  # noqa: BLE001 - an aborted transaction is rolled back already
-            pass
         cur.close()
 
 

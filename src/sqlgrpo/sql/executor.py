@@ -67,8 +67,14 @@ from sqlgrpo.common.cache import LRUCache
 from sqlgrpo.common.text import statement_key
 from sqlgrpo.sql.dialects import AS_WRITTEN, BACKENDS, dialect_attempts, dialect_may_fix
 from sqlgrpo.sql.duckdb_engine import DuckdbEngine
-from sqlgrpo.sql.guard import (MAX_CONTEXT_CHARS, MAX_NESTING_DEPTH, MAX_SQL_CHARS, check_text, nesting_depth,
-                               split_statements)
+from sqlgrpo.sql.guard import (
+    MAX_CONTEXT_CHARS,
+    MAX_NESTING_DEPTH,
+    MAX_SQL_CHARS,
+    check_text,
+    nesting_depth,
+    split_statements,
+)
 from sqlgrpo.sql.result import MAX_RESULT_BYTES, MAX_RESULT_ROWS, ErrorKind, ExecFailure, ExecResult, RunOutcome
 from sqlgrpo.sql.sqlite_engine import SqliteEngine
 
@@ -317,10 +323,18 @@ class SQLExecutor:
         _check_backend(backend)
         self.backend = backend
         self.timeout_s = timeout_s
-        self.cache_size = cache_size
         # Two threads asking for the same new context build it once (the cache computes a
         # missing key once); an evicted database is closed.
         self._cache = LRUCache(cache_size, on_evict=ExampleDatabase.close)
+
+    @property
+    def cache_size(self) -> int:
+        """How many pristine databases are kept (settable: a benchmark keeps them all)."""
+        return self._cache.size
+
+    @cache_size.setter
+    def cache_size(self, size: int) -> None:
+        self._cache.size = size
 
     def database(self, context: str) -> ExampleDatabase:
         """The pristine database of a context, built on first use and cached (LRU)."""

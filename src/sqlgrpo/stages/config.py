@@ -67,17 +67,50 @@ class SharedConfig:
 
 
 @dataclass
-class TrainConfig:
-    """The `train` section: GRPO with TRL's GRPOTrainer and a LoRA adapter (PEFT)."""
+class TrainerSection:
+    """The fields every trainer stage (sft, contrastive, train) has, declared once. Each stage's
+    section subclasses it and overrides only defaults (and, where the stage means something more
+    specific, the help text), with `_override`."""
 
-    output_dir: str = _help("where checkpoints, logs, the final adapter and trainer_state.json go",
-                            str(paths.output_dir("train")))
-    max_steps: int = _help("optimizer steps", 225)
-    learning_rate: float = _help("peak learning rate", 5e-6)
+    output_dir: str = _help("where checkpoints, final_adapter and trainer_state.json go", str(paths.output_dir("train")))
+    max_steps: int = _help("optimizer steps", 60)
+    learning_rate: float = _help("peak learning rate", 2e-4)
     lr_scheduler_type: str = _help("learning-rate schedule (transformers SchedulerType)", "cosine")
     warmup_ratio: float = _help("share of steps spent warming up the learning rate", 0.1)
-    per_device_train_batch_size: int = _help("completions per device per micro-step, as TRL counts them", 4)
-    gradient_accumulation_steps: int = _help("micro-steps per optimizer step", 2)
+    per_device_train_batch_size: int = _help("examples per device per micro-step", 4)
+    gradient_accumulation_steps: int = _help("micro-steps per optimizer step", 1)
+    lora_r: int = _help("LoRA rank", 32)
+    lora_alpha: int = _help("LoRA alpha", 32)
+    lora_dropout: float = _help("LoRA dropout", 0.05)
+    lora_target_modules: list[str] = _help("modules that get LoRA adapters (all attention and MLP projections)",
+                                           default_factory=lambda: list(LORA_ALL_PROJECTIONS))
+    logging_steps: int = _help("log every N steps", 1)
+    save_steps: int = _help("save a checkpoint every N steps", 50)
+    save_total_limit: int = _help("keep at most this many checkpoints", 2)
+    report_to: list[str] = _help("logging integrations: tensorboard, wandb, none", default_factory=lambda: ["tensorboard"])
+    bf16: bool = _help("bfloat16 training (GPU)", False)
+    gradient_checkpointing: bool = _help("trade compute for memory on large models", False)
+
+
+def _override(name: str, default: Any = dataclasses.MISSING, *, default_factory: Any = dataclasses.MISSING,
+              help: str | None = None) -> Any:
+    """A `TrainerSection` field again, with this stage's default (and help text, if given)."""
+    base = TrainerSection.__dataclass_fields__[name]
+    return _help(help or base.metadata["help"], default, default_factory, base.metadata["choices"])
+
+
+@dataclass
+class TrainConfig(TrainerSection):
+    """The `train` section: GRPO with TRL's GRPOTrainer and a LoRA adapter (PEFT)."""
+
+    output_dir: str = _override("output_dir", str(paths.output_dir("train")),
+                                help="where checkpoints, logs, the final adapter and trainer_state.json go")
+    max_steps: int = _override("max_steps", 225)
+    learning_rate: float = _override("learning_rate", 5e-6)
+    per_device_train_batch_size: int = _override("per_device_train_batch_size", 4,
+                                                 help="completions per device per micro-step, as TRL counts them")
+    gradient_accumulation_steps: int = _override("gradient_accumulation_steps", 2)
+    save_total_limit: int = _override("save_total_limit", 3)
     num_generations: int = _help("completions sampled per prompt (the GRPO group)", 8)
     max_completion_length: int = _help("completion budget in tokens (part of max_seq_length)", 256)
     temperature: float = _help("sampling temperature of the rollouts", 1.0)
@@ -88,27 +121,16 @@ class TrainConfig:
     scale_rewards: str = _help("advantage scaling", "group", choices=("group", "batch", "none"))
     num_iterations: int = _help("optimization passes per generation batch (mu in the GRPO paper)", 1)
     epsilon: float = _help("clipping range of the policy ratio", 0.2)
-    reward_weights: dict[str, float] = _help("weight per reward of sqlgrpo.rewards.REWARDS; weight 0 is still "
-                                             "computed and logged", default_factory=lambda: _default_weights())
-    lora_r: int = _help("LoRA rank", 32)
-    lora_alpha: int = _help("LoRA alpha", 32)
-    lora_dropout: float = _help("LoRA dropout", 0.05)
-    lora_target_modules: list[str] = _help("modules that get LoRA adapters (all attention and MLP projections)",
-                                           default_factory=lambda: list(LORA_ALL_PROJECTIONS))
+    reward_weights: dict[str, float] = _help("weight per reward of sqlgrpo.scoring.rewards.REWARDS; weight 0 is "
+                                             "still computed and logged", default_factory=lambda: _default_weights())
     init_adapter: str | None = _help("start from this LoRA adapter (an earlier stage's final_adapter) instead of "
                                      "a fresh one", None)
     resume: bool = _help("resume from the last complete checkpoint in output_dir", False)
     max_prompts: int | None = _help("use at most this many training prompts (null: all)", None)
-    logging_steps: int = _help("log every N steps", 1)
-    save_steps: int = _help("save a checkpoint every N steps", 50)
-    save_total_limit: int = _help("keep at most this many checkpoints", 3)
     heldout_steps: int = _help("every N steps, measure execution accuracy and format compliance on a fixed "
-                               "held-out subset (0: off)", 0)
+                               "held-out subset, as the eval stage defines them (0: off)", 0)
     heldout_samples: int = _help("size of that held-out subset", 16)
-    report_to: list[str] = _help("logging integrations: tensorboard, wandb, none", default_factory=lambda: ["tensorboard"])
     log_completions: bool = _help("print and log sample completions each logging step", True)
-    bf16: bool = _help("bfloat16 training (GPU)", False)
-    gradient_checkpointing: bool = _help("trade compute for memory on large models", False)
     use_vllm: bool = _help("generate rollouts with vLLM (GPU; pip install -e '.[gpu]')", False)
     vllm_mode: str = _help("colocate (vLLM in the training process) or server (`trl vllm-serve`)", "colocate",
                            choices=("colocate", "server"))
@@ -152,66 +174,38 @@ class EvalConfig:
 
 
 @dataclass
-class ContrastiveConfig:
+class ContrastiveConfig(TrainerSection):
     """The `contrastive` section: verified near-miss SQL as rejected answers, gold as chosen, DPO
     with TRL's DPOTrainer on a LoRA adapter."""
 
-    output_dir: str = _help("where preferences.jsonl, checkpoints and final_adapter go",
-                            str(paths.output_dir("contrastive")))
-    max_steps: int = _help("optimizer steps", 50)
-    learning_rate: float = _help("peak learning rate", 5e-5)
-    lr_scheduler_type: str = _help("learning-rate schedule", "cosine")
-    warmup_ratio: float = _help("share of steps spent warming up", 0.1)
+    output_dir: str = _override("output_dir", str(paths.output_dir("contrastive")),
+                                help="where preferences.jsonl, checkpoints and final_adapter go")
+    max_steps: int = _override("max_steps", 50)
+    learning_rate: float = _override("learning_rate", 5e-5)
+    per_device_train_batch_size: int = _override("per_device_train_batch_size", 2,
+                                                 help="preference pairs per device per micro-step")
     beta: float = _help("DPO temperature: how far the policy may move from the reference", 0.1)
     loss_type: str = _help("TRL DPO loss", "sigmoid", choices=("sigmoid", "ipo", "hinge", "robust", "bco_pair",
                                                                 "sppo_hard", "nca_pair", "apo_zero", "apo_down"))
     sft_weight: float = _help("weight of an added negative log-likelihood loss on the chosen answer (RPO, Pang et "
                               "al. 2024): keeps the gold likely while the margin grows; 0 is plain DPO", 0.0)
-    per_device_train_batch_size: int = _help("preference pairs per device per micro-step", 2)
-    gradient_accumulation_steps: int = _help("micro-steps per optimizer step", 1)
     pairs_per_question: int = _help("near-misses (rejected answers) kept per question", 2)
     question_contrast: bool = _help("also use another question's gold on the same schema as a rejected answer "
                                     "when its outcome differs", True)
     max_questions: int | None = _help("use at most this many training questions (null: all)", None)
-    lora_r: int = _help("LoRA rank", 32)
-    lora_alpha: int = _help("LoRA alpha", 32)
-    lora_dropout: float = _help("LoRA dropout", 0.05)
-    lora_target_modules: list[str] = _help("modules that get LoRA adapters",
-                                           default_factory=lambda: list(LORA_ALL_PROJECTIONS))
     init_adapter: str | None = _help("continue from this adapter (e.g. the SFT stage's final_adapter); the "
                                      "reference is the base model", None)
-    logging_steps: int = _help("log every N steps", 1)
-    save_steps: int = _help("save a checkpoint every N steps", 50)
-    save_total_limit: int = _help("keep at most this many checkpoints", 2)
-    report_to: list[str] = _help("logging integrations: tensorboard, wandb, none", default_factory=lambda: ["tensorboard"])
-    bf16: bool = _help("bfloat16 training (GPU)", False)
-    gradient_checkpointing: bool = _help("trade compute for memory on large models", False)
 
 
 @dataclass
-class SftConfig:
+class SftConfig(TrainerSection):
     """The `sft` section: a supervised warm-up on gold answers in the target format (TRL's
     SFTTrainer, LoRA, loss on the answer only)."""
 
-    output_dir: str = _help("where checkpoints and final_adapter go", str(paths.output_dir("sft")))
-    max_steps: int = _help("optimizer steps", 60)
-    learning_rate: float = _help("peak learning rate (LoRA on a small model learns the format fast)", 2e-4)
-    lr_scheduler_type: str = _help("learning-rate schedule", "cosine")
-    warmup_ratio: float = _help("share of steps spent warming up", 0.1)
-    per_device_train_batch_size: int = _help("examples per device per micro-step", 4)
-    gradient_accumulation_steps: int = _help("micro-steps per optimizer step", 1)
+    output_dir: str = _override("output_dir", str(paths.output_dir("sft")), help="where checkpoints and final_adapter go")
+    learning_rate: float = _override("learning_rate", 2e-4,
+                                     help="peak learning rate (LoRA on a small model learns the format fast)")
     max_questions: int | None = _help("use at most this many training questions (null: all)", None)
-    lora_r: int = _help("LoRA rank", 32)
-    lora_alpha: int = _help("LoRA alpha", 32)
-    lora_dropout: float = _help("LoRA dropout", 0.05)
-    lora_target_modules: list[str] = _help("modules that get LoRA adapters",
-                                           default_factory=lambda: list(LORA_ALL_PROJECTIONS))
-    logging_steps: int = _help("log every N steps", 1)
-    save_steps: int = _help("save a checkpoint every N steps", 50)
-    save_total_limit: int = _help("keep at most this many checkpoints", 2)
-    report_to: list[str] = _help("logging integrations: tensorboard, wandb, none", default_factory=lambda: ["tensorboard"])
-    bf16: bool = _help("bfloat16 training (GPU)", False)
-    gradient_checkpointing: bool = _help("trade compute for memory on large models", False)
 
 
 # The stages and their sections. Later stages add theirs here.

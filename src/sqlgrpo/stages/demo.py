@@ -22,16 +22,16 @@ import json
 import logging
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from sqlgrpo import __version__
+from sqlgrpo.common import paths
 from sqlgrpo.common.errors import SqlgrpoError
 from sqlgrpo.common.files import read_json, write_json
-
-from sqlgrpo.common import paths
 from sqlgrpo.stages.config import StageConfig, resolve
 
 log = logging.getLogger(__name__)
@@ -309,8 +309,8 @@ def build_summary(p: Pipeline, evals: dict[str, StageResult], trains: dict[str, 
                   error: str | None) -> dict:
     """demo_summary.json: one object per run (metrics.json keys, plus its eval and training
     seconds), the comparisons between runs, every stage's time, and the settings used."""
-    from sqlgrpo.stages.eval import load_run
     from sqlgrpo.report.stats import metric_deltas
+    from sqlgrpo.stages.eval import load_run
 
     summary: dict[str, Any] = {"quick": p.quick, "runs": [r for r in RUNS if r in evals], "labels": dict(LABELS),
                                "output_dir": str(p.out), "error": error}
@@ -350,8 +350,8 @@ _SHOWN_SETTINGS = {"max_steps", "learning_rate", "per_device_train_batch_size", 
 
 def write_report(out: Path, summary: dict) -> Path:
     """report.html beside demo_summary.json, with the training curves of the three stages."""
-    from sqlgrpo.stages.eval import load_run
     from sqlgrpo.report.demo_page import render_demo_report
+    from sqlgrpo.stages.eval import load_run
 
     results = {}
     for run in summary.get("runs", []):

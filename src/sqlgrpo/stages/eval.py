@@ -23,8 +23,9 @@ import json
 import logging
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from sqlgrpo.common.errors import SqlgrpoError
 from sqlgrpo.common.files import atomic_write_text, write_json

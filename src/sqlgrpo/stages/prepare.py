@@ -24,9 +24,9 @@ import os
 import random
 import time
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterable
 
 from sqlgrpo.common import paths
 from sqlgrpo.common.errors import SqlgrpoError

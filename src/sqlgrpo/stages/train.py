@@ -20,14 +20,14 @@ import json
 import logging
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from sqlgrpo.data.records import read_records
 from sqlgrpo.scoring.rewards import get_reward
 from sqlgrpo.stages.config import StageConfig, TrainConfig
-from sqlgrpo.stages.training import (FINAL_ADAPTER, TrainingError, lora_config, save_final, start_stage,
-                                     trainer_kwargs)
+from sqlgrpo.stages.training import FINAL_ADAPTER, TrainingError, lora_config, save_final, start_stage, trainer_kwargs
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ def last_complete_checkpoint(output_dir: str | Path) -> Path | None:
         return None
     found = sorted(((int(m.group(1)), p) for p in out.iterdir() if p.is_dir() and (m := CHECKPOINT_PATTERN.match(p.name))),
                    reverse=True)
-    for step, path in found:
+    for _step, path in found:
         if _is_complete(path):
             return path
         log.warning("skipping incomplete checkpoint %s (interrupted while saving?)", path)

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from sqlgrpo.common.errors import SqlgrpoError
 from sqlgrpo.common.files import write_json
