@@ -38,6 +38,7 @@ def test_chosen_is_the_gold_in_the_answer_format_and_rejected_is_wrong():
     # The chosen answer must earn every format and execution point; the rejected one must not
     # execute to the gold's outcome (that is what makes it a negative).
     pairs = _pairs()
+    assert len(pairs) == 3  # three near-misses exist for this gold: the loop below checks each
     kw = {"sql": [RECORD["sql"]], "sql_context": [CTX]}
     for pair in pairs:
         chosen, rejected = pair["chosen"][0]["content"], pair["rejected"][0]["content"]

@@ -547,15 +547,17 @@ def test_eval_csv_has_a_row_per_question(base_run):
 @pytest.mark.slow
 def test_eval_metrics_have_every_rate_overall_and_per_class(base_run):
     base_run.ok()
-    metrics = base_run.metrics()
+    metrics, results = base_run.metrics(), base_run.results()
     assert metrics["n"] == 10
-    for key in RATE_KEYS:
-        assert 0.0 <= metrics[key] <= 1.0, key
+    assert set(RATE_KEYS) <= set(metrics)
     classes = metrics["by_complexity"]
     assert sum(m["n"] for m in classes.values()) == 10  # every question in exactly one class
     for cls, m in classes.items():
+        # Each class's rates are those of its own questions' saved results.
+        members = [r for r in results if str(r.get("sql_complexity") or "unlabelled") == cls]
+        assert m["n"] == len(members)
         for key in RATE_KEYS:
-            assert 0.0 <= m[key] <= 1.0, (cls, key)
+            assert m[key] == round(rate(members, METRICS[key]), 4), (cls, key)
     assert metrics["judge"] is None and metrics["pass_at_k"] is None
 
 
@@ -605,11 +607,12 @@ def sampled_run(eval_file, tmp_path_factory) -> Run:
 @pytest.mark.slow
 def test_several_samples_give_pass_at_k_and_self_consistency(sampled_run):
     sampled_run.ok()
-    metrics = sampled_run.metrics()
+    metrics, results = sampled_run.metrics(), sampled_run.results()
     assert metrics["n"] == 3 and metrics["num_samples"] == 2
-    assert 0.0 <= metrics["pass_at_k"] <= 1.0
-    assert 0.0 <= metrics["self_consistency_accuracy"] <= 1.0
-    # pass@k counts a question right when any answer is; the first answer alone cannot beat it.
+    # pass@k counts a question right when any of its answers is; self-consistency when the
+    # majority outcome's answers are: both recomputed here from the saved samples.
+    assert metrics["pass_at_k"] == round(sum(any(s["correct"] for s in r["samples"]) for r in results) / 3, 4)
+    assert metrics["self_consistency_accuracy"] == round(sum(r["self_consistency_correct"] for r in results) / 3, 4)
     assert metrics["pass_at_k"] >= metrics["execution_accuracy"]
 
 

@@ -29,7 +29,9 @@ from sqlgrpo.scoring.rewards import REWARDS
 from sqlgrpo.stages.config import StageConfig, resolve
 from sqlgrpo.stages.train import (
     CHECKPOINT_REQUIRED,
+    TIMED_METHODS,
     TrainError,
+    install_step_timers,
     grpo_config_kwargs,
     last_complete_checkpoint,
     quantization_config,
@@ -324,6 +326,49 @@ def test_folders_not_named_checkpoint_n_are_ignored(tmp_path):
     assert last_complete_checkpoint(tmp_path) is None
 
 
+# --- install_step_timers -------------------------------------------------------------------
+
+class _FakeTrainer:
+    """What install_step_timers needs of TRL's GRPOTrainer: the timed methods and _metrics."""
+
+    def __init__(self):
+        self._metrics = {"train": __import__("collections").defaultdict(list), "eval": {}}
+
+    def _generate_single_turn(self, *args):
+        return "generated"
+
+    def _calculate_rewards(self, *args):
+        return "scored"
+
+    def training_step(self, *args):
+        return self._generate_single_turn() + "+" + self._calculate_rewards()
+
+
+def test_step_timers_log_each_timed_method():
+    trainer = _FakeTrainer()
+    install_step_timers(trainer)
+    assert trainer.training_step() == "generated+scored"  # the wrapped methods still return their values
+    assert {key: len(v) for key, v in trainer._metrics["train"].items()} == {key: 1 for _, key in TIMED_METHODS}
+
+
+@pytest.mark.parametrize("missing", [name for name, _ in TIMED_METHODS])
+def test_a_renamed_trl_method_is_an_error_not_a_silent_skip(missing):
+    # Were TRL to rename a timed method, the timings would vanish from the logs unseen: refuse.
+    class Renamed(_FakeTrainer):
+        pass
+
+    setattr(Renamed, missing, None)
+    with pytest.raises(TrainError, match=rf"no {missing} to time.*trl=="):
+        install_step_timers(Renamed())
+
+
+def test_a_trainer_without_metrics_is_an_error():
+    trainer = _FakeTrainer()
+    del trainer._metrics
+    with pytest.raises(TrainError, match=r"no _metrics\['train'\]"):
+        install_step_timers(trainer)
+
+
 # --- read_records --------------------------------------------------------------------------
 
 def test_broken_json_names_file_and_physical_line(tmp_path):
@@ -519,10 +564,14 @@ def test_trainer_state_logs_mean_and_std_of_every_reward(tiny_run):
 
 @pytest.mark.slow
 def test_trainer_state_logs_generation_time(tiny_run):
-    # install_step_timers feeds TRL's metrics; a TRL rename of _generate_single_turn would drop it.
+    # install_step_timers feeds TRL's metrics: every step's log holds each timing, and generation
+    # and reward scoring happen inside a micro-step's time budget, not beside it.
     _ok(tiny_run)
-    times = [e["time/generation_s"] for e in tiny_run.state()["log_history"] if "time/generation_s" in e]
-    assert len(times) == 2 and all(t > 0 for t in times)
+    steps = [e for e in tiny_run.state()["log_history"] if "loss" in e or any(k.startswith("rewards/") for k in e)]
+    assert len(steps) == 2
+    for entry in steps:
+        assert {key for _, key in TIMED_METHODS} <= set(entry), sorted(entry)
+        assert all(entry[key] > 0 for _, key in TIMED_METHODS)
 
 
 @pytest.mark.slow

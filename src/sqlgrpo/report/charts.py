@@ -47,7 +47,7 @@ COLOR_ERROR = "#c8553d"
 # --- figures ---------------------------------------------------------------------------------
 
 def _pyplot():
-    """pyplot on the Agg backend, imported on first use so `import sqlgrpo.report` stays cheap."""
+    """pyplot on the Agg backend, imported on first use so importing the report pages stays cheap."""
     import matplotlib
 
     matplotlib.use("Agg")  # no display on servers and CI; must come before the pyplot import

@@ -12,39 +12,11 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from sqlgrpo.report.charts import compare_chart
-from sqlgrpo.report.html import (
-    MAX_TABLE_ROWS,
-    delta_row,
-    delta_table,
-    escape,
-    html_document,
-    img,
-    kind_tag,
-    meta_list,
-    report_date,
-    text_cell,
-    verdict_cell,
-    write_page,
-)
-from sqlgrpo.report.stats import (
-    HEADLINE_METRICS,
-    MISSING,
-    Delta,
-    as_count,
-    as_number,
-    delta_class,
-    format_delta,
-    format_fraction,
-    format_interval,
-    format_metric,
-    fraction_delta,
-    match_by_id,
-    metric_label,
-    metric_present,
-    sorted_classes,
-    unpaired_delta,
-    within_noise,
-)
+from sqlgrpo.report.html import (MAX_TABLE_ROWS, delta_row, delta_table, escape, html_document, img, kind_tag,
+                                 meta_list, report_date, text_cell, verdict_cell, write_page)
+from sqlgrpo.report.stats import (HEADLINE_METRICS, MISSING, Delta, as_count, as_number, delta_class, format_delta,
+                                  format_fraction, format_interval, format_metric, fraction_delta, match_by_id,
+                                  metric_label, metric_present, sorted_classes, unpaired_delta, within_noise)
 
 
 def _compare_headline(run_a: Mapping, run_b: Mapping, pairs: list[tuple[Mapping, Mapping]] | None,

@@ -17,31 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from sqlgrpo.report.charts import render_loss_curves, render_training_curves
-from sqlgrpo.report.html import (
-    delta_row,
-    delta_table,
-    escape,
-    html_document,
-    img,
-    meta_list,
-    report_date,
-    text_cell,
-    write_page,
-)
-from sqlgrpo.report.stats import (
-    MEAN_REWARD,
-    METRIC_BY_KEY,
-    MISSING,
-    as_count,
-    as_number,
-    comparison_sentences,
-    format_fraction,
-    format_metric,
-    format_value,
-    metric_deltas,
-    record_delta,
-    row_metric,
-)
+from sqlgrpo.report.html import (delta_row, delta_table, escape, html_document, img, meta_list, report_date, text_cell,
+                                 write_page)
+from sqlgrpo.report.stats import (MEAN_REWARD, METRIC_BY_KEY, MISSING, as_count, as_number, comparison_sentences,
+                                  format_fraction, format_metric, format_value, metric_deltas, record_delta, row_metric)
 
 log = logging.getLogger(__name__)
 

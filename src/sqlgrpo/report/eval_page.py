@@ -13,33 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from sqlgrpo.report.charts import accuracy_by_class_chart, judge_chart, taxonomy_chart
-from sqlgrpo.report.html import (
-    FILTER_JS,
-    MAX_TABLE_ROWS,
-    escape,
-    html_document,
-    img,
-    kind_tag,
-    meta_list,
-    report_date,
-    sub_details,
-    text_cell,
-    write_page,
-)
-from sqlgrpo.report.stats import (
-    CLASS_METRICS,
-    HEADLINE_METRICS,
-    MISSING,
-    SCORE_LABELS,
-    as_count,
-    as_number,
-    format_fraction,
-    format_value,
-    metric_label,
-    metric_present,
-    sorted_classes,
-    sorted_taxonomy,
-)
+from sqlgrpo.report.html import (FILTER_JS, MAX_TABLE_ROWS, escape, html_document, img, kind_tag, meta_list,
+                                 report_date, sub_details, text_cell, write_page)
+from sqlgrpo.report.stats import (CLASS_METRICS, HEADLINE_METRICS, MISSING, SCORE_LABELS, as_count, as_number,
+                                  format_fraction, format_value, metric_label, metric_present, sorted_classes,
+                                  sorted_taxonomy)
 from sqlgrpo.scoring.judge_rubric import SCORE_FIELDS, SCORE_MAX, SCORE_MIN
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlgrpo.common.files import atomic_write_text
+from sqlgrpo.common.text import squeeze
 from sqlgrpo.report.stats import MISSING, Delta, Metric, delta_class, format_delta, format_interval, within_noise
 
 log = logging.getLogger(__name__)
@@ -146,7 +147,7 @@ def _is_long(text: str, code: bool) -> bool:
 
 
 def _preview(text: str) -> str:
-    line = " ".join(text.split())
+    line = squeeze(text)
     return line if len(line) <= PREVIEW_CHARS else line[: PREVIEW_CHARS - 1] + "…"
 
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlgrpo.scoring.judge_rubric import SCORE_MAX, SCORE_MIN
+from sqlgrpo.scoring.metrics import TAXONOMY
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +38,8 @@ MINUS = "\u2212"  # a real minus sign: as wide as "+", so signed columns line up
 # The judge's scores as the keys of metrics.json's judge distribution: "1" to "5".
 SCORE_LABELS = tuple(str(score) for score in range(SCORE_MIN, SCORE_MAX + 1))
 
-# Outcome kinds in reading order (eval's TAXONOMY, written out so that importing this module
-# does not load the SQL engines): right, then wrong, then failures from the earliest stage (no
-# SQL at all) to the latest (it ran out of time), then the executor's refusals. Unknown kinds follow.
-ERROR_KIND_ORDER = ("correct", "wrong_result", "no_sql", "syntax", "missing_table", "missing_column",
-                    "runtime", "timeout", "too_large", "forbidden", "wrong_statement_kind")
+# Outcome kinds in reading order: the metric's own taxonomy. Unknown kinds (older runs) follow.
+ERROR_KIND_ORDER = TAXONOMY
 
 
 @dataclass(frozen=True)

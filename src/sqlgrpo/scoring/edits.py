@@ -18,22 +18,9 @@ from collections.abc import Iterator
 
 from sqlglot import exp
 
-from sqlgrpo.scoring.edit_trees import (
-    Edit,
-    Example,
-    Rewrite,
-    Trees,
-    column_table,
-    each_node_rewrite,
-    in_condition,
-    is_dml_where,
-    nodes,
-    nudged_value,
-    number_value,
-    shifted_date,
-    shifted_numbers,
-    with_name,
-)
+from sqlgrpo.scoring.edit_trees import (Edit, Example, Rewrite, Trees, column_table, each_node_rewrite, in_condition,
+                                        is_dml_where, nodes, nudged_value, number_value, shifted_date, shifted_numbers,
+                                        with_name)
 
 # --------------------------------------------------------------------------------------------
 # Edits. Each yields edited copies of all statements, one edit at a time, in a fixed order.

@@ -36,15 +36,8 @@ import openai
 from tqdm.auto import tqdm
 
 from sqlgrpo.common.files import write_json
-from sqlgrpo.scoring.judge_rubric import (
-    RUBRIC_VERSION,
-    SCORE_FIELDS,
-    JudgeVerdict,
-    build_judge_messages,
-    output_text,
-    parse_verdict,
-    score_value,
-)
+from sqlgrpo.scoring.judge_rubric import (RUBRIC_VERSION, SCORE_FIELDS, JudgeVerdict, build_judge_messages, output_text,
+                                          parse_verdict, score_value)
 
 logger = logging.getLogger(__name__)
 

@@ -26,16 +26,8 @@ from sqlglot import exp
 
 from sqlgrpo.common.files import json_safe
 from sqlgrpo.scoring.answers import ParsedAnswer, is_strict_format, parse_answer, soft_format_score
-from sqlgrpo.scoring.verdict import (
-    CORRECT,
-    GOLD_FAILED,
-    NO_SQL,
-    WRONG_RESULT,
-    WRONG_STATEMENT_KIND,
-    Verdict,
-    gold_outcome,
-    verdicts,
-)
+from sqlgrpo.scoring.verdict import (CORRECT, GOLD_FAILED, NO_SQL, WRONG_RESULT, WRONG_STATEMENT_KIND, Verdict,
+                                     gold_outcome, verdicts)
 from sqlgrpo.sql import ErrorKind
 from sqlgrpo.sql.analysis import parse_statements
 

@@ -31,16 +31,8 @@ from sqlglot import exp
 from sqlgrpo.common.cache import LRUCache
 from sqlgrpo.common.errors import SqlgrpoError
 from sqlgrpo.scoring.answers import is_strict_format, parse_answer, soft_format_score
-from sqlgrpo.scoring.verdict import (
-    EXEC_FAILED,
-    EXEC_MATCH,
-    EXEC_RAN_WRONG,
-    clear_gold_caches,
-    executor_for,
-    gold_outcome,
-    gold_trees,
-    verdicts,
-)
+from sqlgrpo.scoring.verdict import (EXEC_FAILED, EXEC_MATCH, EXEC_RAN_WRONG, clear_gold_caches, executor_for,
+                                     gold_outcome, gold_trees, verdicts)
 from sqlgrpo.sql.analysis import parse_statements, references, statement_kinds, structure_features
 
 log = logging.getLogger(__name__)
@@ -133,6 +125,16 @@ def _per_sample(kwargs: dict, name: str, n: int, default: Any = None) -> list:
     return [value] * n  # one value for the whole batch
 
 
+def _columns(n: int, sql: Any, sql_context: Any, kwargs: dict, *,
+             missing_context: str | None = "") -> tuple[list, list, list[str]]:
+    """The dataset's columns for `n` samples as TRL passes them: golds, contexts, backends
+    (SQLite where unset)."""
+    golds = _per_sample({"sql": sql}, "sql", n, "")
+    contexts = _per_sample({"sql_context": sql_context}, "sql_context", n, missing_context)
+    backends = [b or "sqlite" for b in _per_sample(kwargs, "backend", n, "sqlite")]
+    return golds, contexts, backends
+
+
 def _answer_sql(completion: Any) -> str | None:
     try:
         return parse_answer(completion).sql
@@ -159,11 +161,8 @@ def execution_reward(completions: Sequence[Any], sql: Sequence[str], sql_context
     ...                  sql_context=[ctx] * 4)
     [1.0, 0.1, 0.0, 0.0]
     """
-    n = len(completions)
-    golds = _per_sample({"sql": sql}, "sql", n, "")
-    contexts = _per_sample({"sql_context": sql_context}, "sql_context", n, "")
-    backends = _per_sample(kwargs, "backend", n, "sqlite")
-    items = [(_answer_sql(completions[i]), golds[i], contexts[i], backends[i] or "sqlite") for i in range(n)]
+    golds, contexts, backends = _columns(len(completions), sql, sql_context, kwargs)
+    items = [(_answer_sql(c), g, ctx, b) for c, g, ctx, b in zip(completions, golds, contexts, backends)]
     scores = {item: _EXECUTION_SCORES.get(item, _MISSING) for item in items}
     todo = [item for item, score in scores.items() if score is _MISSING]
     for item, found in zip(todo, verdicts(todo)):
@@ -196,13 +195,11 @@ def complexity_reward(completions: Sequence[Any], sql: Sequence[str], sql_contex
     [1.0, 0.0]
     """
     n = len(completions)
-    golds = _per_sample({"sql": sql}, "sql", n, "")
-    contexts = _per_sample({"sql_context": sql_context}, "sql_context", n, None)
-    backends = _per_sample(kwargs, "backend", n, "sqlite")
+    golds, contexts, backends = _columns(n, sql, sql_context, kwargs, missing_context=None)
     out: list[float | None] = []
     for i in range(n):
         try:
-            backend = backends[i] or "sqlite"
+            backend = backends[i]
             parsed_gold = gold_trees(golds[i], backend)
             if not parsed_gold or (contexts[i] is not None and not gold_outcome(golds[i], contexts[i], backend).ok):
                 out.append(None)
@@ -277,13 +274,11 @@ def schema_linking_reward(completions: Sequence[Any], sql: Sequence[str], sql_co
     [1.0, 0.3333333333333333]
     """
     n = len(completions)
-    golds = _per_sample({"sql": sql}, "sql", n, "")
-    contexts = _per_sample({"sql_context": sql_context}, "sql_context", n, "")
-    backends = _per_sample(kwargs, "backend", n, "sqlite")
+    golds, contexts, backends = _columns(n, sql, sql_context, kwargs)
     out: list[float | None] = []
     for i in range(n):
         try:
-            backend = backends[i] or "sqlite"
+            backend = backends[i]
             schema = _schema_of(contexts[i], backend)
             gold_names = _GOLD_SHAPES.get_or_compute(("names", backend, contexts[i], golds[i]),
                                                     lambda g=golds[i], b=backend, s=schema: _used_names(g, b, s))
@@ -353,12 +348,11 @@ def reasoning_reward(completions: Sequence[Any], sql_context: Sequence[str], **k
     [1.0, 0.1875]
     """
     n = len(completions)
-    contexts = _per_sample({"sql_context": sql_context}, "sql_context", n, "")
-    backends = _per_sample(kwargs, "backend", n, "sqlite")
+    _, contexts, backends = _columns(n, None, sql_context, kwargs)
     out = []
     for i in range(n):
         try:
-            backend = backends[i] or "sqlite"
+            backend = backends[i]
             answer = parse_answer(completions[i])
             out.append(reasoning_score(answer.reasoning, answer.sql, _schema_of(contexts[i], backend), backend,
                                        contexts[i]))

@@ -8,14 +8,8 @@ package, so that importing it cannot start a cycle.
 """
 
 from sqlgrpo.sql.dialects import AS_WRITTEN, BACKENDS, FALLBACK_DIALECTS
-from sqlgrpo.sql.executor import (
-                                  QUERY_TIMEOUT_S,
-                                  ExampleDatabase,
-                                  SQLExecutor,
-                                  build_example_db,
-                                  default_executor,
-                                  execute,
-)
+from sqlgrpo.sql.executor import (QUERY_TIMEOUT_S, ExampleDatabase, SQLExecutor, build_example_db, default_executor,
+                                  execute)
 from sqlgrpo.sql.guard import MAX_SQL_CHARS, split_statements, starts_with_keyword
 from sqlgrpo.sql.result import DML_KINDS, SELECT, ErrorKind, ExecFailure, ExecResult, TableState
 

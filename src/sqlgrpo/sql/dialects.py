@@ -14,10 +14,11 @@ backend's dialect, then in these. Only a failure a dialect can explain is retrie
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Callable
 from typing import Any
+
+from sqlgrpo.common.cache import LRUCache
 
 from sqlgrpo.sql.result import ErrorKind
 
@@ -54,12 +55,18 @@ def dialect_attempts(text: str, backend: str) -> list[tuple[str, Callable[[], st
     return attempts
 
 
-@functools.lru_cache(maxsize=TRANSPILE_CACHE_SIZE)
+_TRANSPILED = LRUCache(TRANSPILE_CACHE_SIZE)
+
+
 def transpiled(text: str, read: str, write: str) -> str | None:
     """The text rewritten by sqlglot from `read` into `write`, or None when sqlglot can't.
     Cached: the same failing text recurs across a GRPO group and across steps."""
     if len(text) > MAX_TRANSPILE_CHARS:
         return None
+    return _TRANSPILED.get_or_compute((text, read, write), lambda: _transpile(text, read, write))
+
+
+def _transpile(text: str, read: str, write: str) -> str | None:
     try:
         import sqlglot
 

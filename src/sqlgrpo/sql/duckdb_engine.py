@@ -17,23 +17,9 @@ import time
 from typing import Any
 
 from sqlgrpo.sql.guard import quote_ident
-from sqlgrpo.sql.result import (
-    DDL,
-    DELETE,
-    DML_KINDS,
-    INSERT,
-    MAX_RESULT_BYTES,
-    MAX_RESULT_ROWS,
-    MAX_STATE_ROWS,
-    SELECT,
-    UPDATE,
-    ErrorKind,
-    ExecFailure,
-    RunOutcome,
-    TableState,
-    collect_capped,
-    wants_state,
-)
+from sqlgrpo.sql.result import (DDL, DELETE, DML_KINDS, INSERT, MAX_RESULT_BYTES, MAX_RESULT_ROWS, MAX_STATE_ROWS,
+                                SELECT, UPDATE, ErrorKind, ExecFailure, RunOutcome, TableState, collect_capped,
+                                wants_state)
 
 DUCKDB_MAX_MEMORY = "512MB"  # per example database; DuckDB spills or fails beyond it
 

@@ -67,14 +67,8 @@ from sqlgrpo.common.cache import LRUCache
 from sqlgrpo.common.text import statement_key
 from sqlgrpo.sql.dialects import AS_WRITTEN, BACKENDS, dialect_attempts, dialect_may_fix
 from sqlgrpo.sql.duckdb_engine import DuckdbEngine
-from sqlgrpo.sql.guard import (
-    MAX_CONTEXT_CHARS,
-    MAX_NESTING_DEPTH,
-    MAX_SQL_CHARS,
-    check_text,
-    nesting_depth,
-    split_statements,
-)
+from sqlgrpo.sql.guard import (MAX_CONTEXT_CHARS, MAX_NESTING_DEPTH, MAX_SQL_CHARS, check_text, nesting_depth,
+                               split_statements)
 from sqlgrpo.sql.result import MAX_RESULT_BYTES, MAX_RESULT_ROWS, ErrorKind, ExecFailure, ExecResult, RunOutcome
 from sqlgrpo.sql.sqlite_engine import SqliteEngine
 

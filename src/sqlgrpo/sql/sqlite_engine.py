@@ -18,26 +18,9 @@ from typing import Any
 import apsw
 
 from sqlgrpo.sql.guard import MAX_CONTEXT_CHARS, quote_ident, starts_with_keyword
-from sqlgrpo.sql.result import (
-    DDL,
-    DELETE,
-    DML_KINDS,
-    INSERT,
-    MAX_RESULT_BYTES,
-    MAX_RESULT_ROWS,
-    MAX_STATE_ROWS,
-    OTHER,
-    SELECT,
-    TRANSACTION,
-    UPDATE,
-    ErrorKind,
-    ExecFailure,
-    RunOutcome,
-    TableState,
-    collect_capped,
-    value_size,
-    wants_state,
-)
+from sqlgrpo.sql.result import (DDL, DELETE, DML_KINDS, INSERT, MAX_RESULT_BYTES, MAX_RESULT_ROWS, MAX_STATE_ROWS,
+                                OTHER, SELECT, TRANSACTION, UPDATE, ErrorKind, ExecFailure, RunOutcome, TableState,
+                                collect_capped, value_size, wants_state)
 
 SQLITE_MAX_VALUE_BYTES = 1_000_000  # one string/blob; randomblob(9e8) must fail, not allocate
 SQLITE_MAX_LIKE_PATTERN = 1_000  # LIKE matching can be super-linear in the pattern length

@@ -27,6 +27,7 @@ import yaml
 
 from sqlgrpo.common import paths
 from sqlgrpo.common.errors import SqlgrpoError
+from sqlgrpo.common.files import atomic_write_text
 
 DEFAULT_MODEL = "Qwen/Qwen2.5-Coder-7B-Instruct"  # the original recipe's base model
 RESOLVED_CONFIG_NAME = "resolved_config.yaml"
@@ -58,7 +59,7 @@ class SharedConfig:
                                       "first (e.g. 'embedded'); null: fail instead", None)
     backend: str = _help("engine the SQL runs on; also the dialect the prompt asks for", "sqlite",
                          choices=("sqlite", "duckdb"))
-    system_prompt: str | None = _help("system prompt; null uses sqlgrpo.prompts.DEFAULT_SYSTEM_PROMPT "
+    system_prompt: str | None = _help("system prompt; null uses sqlgrpo.llm.prompts.DEFAULT_SYSTEM_PROMPT "
                                       "({dialect} is replaced by the backend's name)", None)
     include_inserts: bool = _help("show the context's INSERT rows in the prompt, not only CREATE TABLE", False)
     max_seq_length: int = _help("prompt plus completion budget in tokens; longer prompts are dropped (counted "
@@ -68,9 +69,14 @@ class SharedConfig:
 
 @dataclass
 class TrainerSection:
-    """The fields every trainer stage (sft, contrastive, train) has, declared once. Each stage's
-    section subclasses it and overrides only defaults (and, where the stage means something more
-    specific, the help text), with `_override`."""
+    """The fields every trainer stage (sft, contrastive, train) has, declared once. A stage's
+    section subclasses it and overrides only defaults, and help texts where the stage means
+    something more specific, in its class statement:
+
+        class SftConfig(TrainerSection, defaults={"max_steps": 60}, helps={"max_steps": "..."}):
+
+    An overridden field keeps its place (shared fields first in `--help` and resolved_config.yaml,
+    then the stage's own)."""
 
     output_dir: str = _help("where checkpoints, final_adapter and trainer_state.json go", str(paths.output_dir("train")))
     max_steps: int = _help("optimizer steps", 60)
@@ -91,26 +97,36 @@ class TrainerSection:
     bf16: bool = _help("bfloat16 training (GPU)", False)
     gradient_checkpointing: bool = _help("trade compute for memory on large models", False)
 
-
-def _override(name: str, default: Any = dataclasses.MISSING, *, default_factory: Any = dataclasses.MISSING,
-              help: str | None = None) -> Any:
-    """A `TrainerSection` field again, with this stage's default (and help text, if given)."""
-    base = TrainerSection.__dataclass_fields__[name]
-    return _help(help or base.metadata["help"], default, default_factory, base.metadata["choices"])
+    def __init_subclass__(cls, *, defaults: dict[str, Any] | None = None, helps: dict[str, str] | None = None,
+                          **kwargs: Any) -> None:
+        # Runs when the subclass statement is executed, before @dataclass reads its fields: each
+        # override becomes a field of the subclass with the base field's type, help and choices.
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__.get("__annotations__")
+        if own is None:
+            cls.__annotations__ = own = {}
+        base = TrainerSection.__dataclass_fields__
+        for name in {**(defaults or {}), **(helps or {})}:
+            if name not in base:
+                raise TypeError(f"{cls.__name__}: {name!r} is not a TrainerSection field")
+            field_ = base[name]
+            value = (defaults or {}).get(name, field_.default)
+            factory = field_.default_factory if name not in (defaults or {}) else dataclasses.MISSING
+            if isinstance(value, (list, dict)):
+                value, factory = dataclasses.MISSING, (lambda v=value: type(v)(v))
+            own[name] = field_.type
+            setattr(cls, name, _help((helps or {}).get(name, field_.metadata["help"]), value, factory,
+                                     field_.metadata["choices"]))
 
 
 @dataclass
-class TrainConfig(TrainerSection):
+class TrainConfig(TrainerSection,
+                  defaults={"output_dir": str(paths.output_dir("train")), "max_steps": 225, "learning_rate": 5e-6,
+                            "gradient_accumulation_steps": 2, "save_total_limit": 3},
+                  helps={"output_dir": "where checkpoints, logs, the final adapter and trainer_state.json go",
+                         "per_device_train_batch_size": "completions per device per micro-step, as TRL counts them"}):
     """The `train` section: GRPO with TRL's GRPOTrainer and a LoRA adapter (PEFT)."""
 
-    output_dir: str = _override("output_dir", str(paths.output_dir("train")),
-                                help="where checkpoints, logs, the final adapter and trainer_state.json go")
-    max_steps: int = _override("max_steps", 225)
-    learning_rate: float = _override("learning_rate", 5e-6)
-    per_device_train_batch_size: int = _override("per_device_train_batch_size", 4,
-                                                 help="completions per device per micro-step, as TRL counts them")
-    gradient_accumulation_steps: int = _override("gradient_accumulation_steps", 2)
-    save_total_limit: int = _override("save_total_limit", 3)
     num_generations: int = _help("completions sampled per prompt (the GRPO group)", 8)
     max_completion_length: int = _help("completion budget in tokens (part of max_seq_length)", 256)
     temperature: float = _help("sampling temperature of the rollouts", 1.0)
@@ -167,23 +183,21 @@ class EvalConfig:
                                        None)
     judge_concurrency: int = _help("judge requests in flight at once", 4)
     resume: bool = _help("continue an interrupted run: reuse saved generations and cached verdicts", False)
-    reward_weights: dict[str, float] = _help("weights of sqlgrpo.rewards.REWARDS for the answers' mean_reward in "
+    reward_weights: dict[str, float] = _help("weights of sqlgrpo.scoring.rewards.REWARDS for the answers' mean_reward in "
                                              "metrics.json (use the train section's to compare with training)",
                                              default_factory=lambda: _default_weights())
     use_vllm: bool = _help("generate with vLLM (GPU, pip install -e '.[gpu]')", False)
 
 
 @dataclass
-class ContrastiveConfig(TrainerSection):
+class ContrastiveConfig(TrainerSection,
+                        defaults={"output_dir": str(paths.output_dir("contrastive")), "max_steps": 50,
+                                  "learning_rate": 5e-5, "per_device_train_batch_size": 2},
+                        helps={"output_dir": "where preferences.jsonl, checkpoints and final_adapter go",
+                               "per_device_train_batch_size": "preference pairs per device per micro-step"}):
     """The `contrastive` section: verified near-miss SQL as rejected answers, gold as chosen, DPO
     with TRL's DPOTrainer on a LoRA adapter."""
 
-    output_dir: str = _override("output_dir", str(paths.output_dir("contrastive")),
-                                help="where preferences.jsonl, checkpoints and final_adapter go")
-    max_steps: int = _override("max_steps", 50)
-    learning_rate: float = _override("learning_rate", 5e-5)
-    per_device_train_batch_size: int = _override("per_device_train_batch_size", 2,
-                                                 help="preference pairs per device per micro-step")
     beta: float = _help("DPO temperature: how far the policy may move from the reference", 0.1)
     loss_type: str = _help("TRL DPO loss", "sigmoid", choices=("sigmoid", "ipo", "hinge", "robust", "bco_pair",
                                                                 "sppo_hard", "nca_pair", "apo_zero", "apo_down"))
@@ -198,13 +212,12 @@ class ContrastiveConfig(TrainerSection):
 
 
 @dataclass
-class SftConfig(TrainerSection):
+class SftConfig(TrainerSection, defaults={"output_dir": str(paths.output_dir("sft"))},
+                helps={"output_dir": "where checkpoints and final_adapter go",
+                       "learning_rate": "peak learning rate (LoRA on a small model learns the format fast)"}):
     """The `sft` section: a supervised warm-up on gold answers in the target format (TRL's
     SFTTrainer, LoRA, loss on the answer only)."""
 
-    output_dir: str = _override("output_dir", str(paths.output_dir("sft")), help="where checkpoints and final_adapter go")
-    learning_rate: float = _override("learning_rate", 2e-4,
-                                     help="peak learning rate (LoRA on a small model learns the format fast)")
     max_questions: int | None = _help("use at most this many training questions (null: all)", None)
 
 
@@ -232,7 +245,7 @@ class StageConfig:
         out.mkdir(parents=True, exist_ok=True)
         path = out / RESOLVED_CONFIG_NAME
         header = f"# resolved config of `sqlgrpo {self.stage}`" + (f" (from {self.source})" if self.source else "")
-        path.write_text(header + "\n" + yaml.safe_dump(self.to_dict(), sort_keys=False), encoding="utf-8")
+        atomic_write_text(path, header + "\n" + yaml.safe_dump(self.to_dict(), sort_keys=False))
         return path
 
 

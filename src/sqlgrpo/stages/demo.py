@@ -31,7 +31,7 @@ from typing import Any
 from sqlgrpo import __version__
 from sqlgrpo.common import paths
 from sqlgrpo.common.errors import SqlgrpoError
-from sqlgrpo.common.files import read_json, write_json
+from sqlgrpo.common.files import atomic_write_text, read_json, write_json
 from sqlgrpo.stages.config import StageConfig, resolve
 
 log = logging.getLogger(__name__)
@@ -97,7 +97,7 @@ class Pipeline:
         text = Path(config_file).read_text(encoding="utf-8")
         if not self.config_file.is_file() or self.config_file.read_text(encoding="utf-8") != text:
             out.mkdir(parents=True, exist_ok=True)
-            self.config_file.write_text(text, encoding="utf-8")
+            atomic_write_text(self.config_file, text)
         self.stages: list[StageResult] = []
         self.data_key = ""  # fingerprint of the prepared data: every later stage depends on it
         self.total = 9

@@ -46,6 +46,7 @@ REPORT_FILE = "report.html"
 JUDGE_CACHE_DIR = "judge_cache"
 EXECUTION_REWARD = "execution_reward"  # its score is the verdict's, already taken per answer
 
+
 class EvalError(SqlgrpoError, RuntimeError):
     """The evaluation cannot run; the message says why and what to change."""
 

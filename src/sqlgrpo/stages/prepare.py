@@ -4,7 +4,7 @@
     sqlgrpo prepare --input rows.jsonl --split-by schema --backend duckdb
 
 A row is kept only when all its fields are present (else it is a bad line, see
-`sqlgrpo.sources`), its context builds into an example database, its gold executes there (as
+`sqlgrpo.data.sources`), its context builds into an example database, its gold executes there (as
 written, or after sqlglot transpiles it from PostgreSQL or MySQL), and every table and column the
 gold references exists in the context (resolved through sqlglot scopes; a gold sqlglot cannot
 parse is kept when the engine ran it, since sqlglot is a fallback, never a gate). Exact
@@ -56,7 +56,7 @@ GOLD_PREFIX = "gold_"
 @dataclass
 class PrepareOptions:
     input: str = "embedded"
-    output_dir: str | None = None  # None: sqlgrpo.paths.data_dir()
+    output_dir: str | None = None  # None: sqlgrpo.common.paths.data_dir()
     backend: str = "sqlite"
     eval_fraction: float = DEFAULT_EVAL_FRACTION
     split_by: str = "row"
@@ -331,7 +331,7 @@ def prepare(opts: PrepareOptions, *, progress: bool = True) -> dict:
     """Run the stage; returns the report (also written to `prepare_report.json`).
 
     Raises PrepareError when no row survives, ValueError on bad options, and
-    `sqlgrpo.sources.SourceError` when the input itself is unusable.
+    `sqlgrpo.data.sources.SourceError` when the input itself is unusable.
     """
     opts.validate()
     out_dir = Path(opts.output_dir) if opts.output_dir else paths.data_dir()
