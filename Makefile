@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 
 # Lint and the layer contracts (pyproject.toml) first: they take seconds, the tests minutes.
 test: setup
-	$(VENV)/bin/ruff check src
+	$(VENV)/bin/ruff check src tests benchmarks tools
 	$(VENV)/bin/lint-imports --no-cache --no-logo
 	$(PY) -m pytest
 

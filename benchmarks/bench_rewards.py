@@ -164,7 +164,7 @@ def main() -> int:
           f"cores {cores}")
     print(f"near-miss generation (not timed below): {build_s:.1f} s")
 
-    for name, fn in rewards.REWARDS.items():  # warm-up: imports, sqlglot dialects, the thread pool
+    for fn in rewards.REWARDS.values():  # warm-up: imports, sqlglot dialects, the thread pool
         for group in groups[:WARMUP_ROWS]:
             reward_caller(fn, args.backend)(group)
 

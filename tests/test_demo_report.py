@@ -164,7 +164,7 @@ def test_runs_table_lists_the_four_runs_in_pipeline_order(demo_page):
 
 def test_runs_table_shows_fractions_with_their_counts(demo_page):
     # Column 1 is format compliance: 0 of 16 before training, 10 of 16 after GRPO.
-    rows = dict((attrs["data-run"], cells) for attrs, cells in _run_rows(_Page(demo_page)))
+    rows = {attrs["data-run"]: cells for attrs, cells in _run_rows(_Page(demo_page))}
     assert rows["base"][1] == "0.0% (0/16)"
     assert rows["tuned"][1] == "62.5% (10/16)"
     assert rows["tuned"][5:] == ["1.300", "16", "20.0", "50.0"]  # mean reward, n, eval s, training s
@@ -236,7 +236,7 @@ def test_missing_run_is_named_and_the_rest_still_renders(tmp_path):
     del summary["comparisons"]
     page_text = render_demo_report(summary, tmp_path / "demo.html", results=results).read_text(encoding="utf-8")
     page = _Page(page_text)
-    rows = dict((attrs["data-run"], cells) for attrs, cells in _run_rows(page))
+    rows = {attrs["data-run"]: cells for attrs, cells in _run_rows(page)}
     assert list(rows) == ["base", "sft", "contrastive", "tuned"]
     assert "missing" in rows["contrastive"][1]
     assert "No eval of after contrastive (DPO)" in page.visible

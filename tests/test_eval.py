@@ -31,9 +31,11 @@ import pytest
 from sqlgrpo.report.console import eval_summary_text as summary_text
 from sqlgrpo.scoring.judge import NO_JUDGE_REASON
 from sqlgrpo.scoring.metrics import (
+    METRICS,
     RATE_KEYS,
     compute_metrics,
     exact_match,
+    rate,
     score_answer,
     score_questions,
     self_consistent,
@@ -276,8 +278,8 @@ def test_pass_at_k_can_be_right_where_the_majority_vote_is_wrong():
 def test_summary_text_shows_every_rate_with_its_count():
     # A reader of evaluation_summary.txt sees "50.0%  (2/4)", not a bare percentage.
     text = summary_text({**compute_metrics(FOUR), "model": "embedded", "eval_file": "eval.jsonl"})
-    for key, (rate, count) in FOUR_RATES.items():
-        assert re.search(rf"^{key}\s+{100 * rate:.1f}%\s+\({count}/4\)$", text, re.MULTILINE), key
+    for key, (share, count) in FOUR_RATES.items():
+        assert re.search(rf"^{key}\s+{100 * share:.1f}%\s+\({count}/4\)$", text, re.MULTILINE), key
 
 
 # --------------------------------------------------------------------------------------------

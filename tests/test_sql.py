@@ -257,7 +257,7 @@ def test_foreign_dialect_runs_after_transpiling(backend, sql, rows):
 ])
 def test_sql_that_runs_as_written_is_not_gated_by_sqlglot(backend, sql, unparsable_as, rows):
     for dialect in unparsable_as:  # precondition: sqlglot really cannot parse it
-        with pytest.raises(Exception):
+        with pytest.raises(Exception):  # noqa: B017 - any sqlglot failure will do: it is the precondition
             sqlglot.parse_one(sql, read=dialect)
     # Passes when the engine's own answer wins: as written, untouched by the transpiler.
     r = build_example_db(CTX, backend).run(sql)
@@ -266,7 +266,7 @@ def test_sql_that_runs_as_written_is_not_gated_by_sqlglot(backend, sql, unparsab
 
 def test_sqlite_context_sqlglot_cannot_parse_builds_as_written():
     ctx = "CREATE TABLE s (a ANY) STRICT; INSERT INTO s VALUES (1);"
-    with pytest.raises(Exception):  # precondition: STRICT tables are beyond sqlglot
+    with pytest.raises(Exception):  # noqa: B017 - precondition: STRICT tables are beyond sqlglot
         sqlglot.parse_one("CREATE TABLE s (a ANY) STRICT", read="sqlite")
     built = build_example_db(ctx, "sqlite")
     # SQLite runs it; sqlglot never gets a say.

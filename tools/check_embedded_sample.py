@@ -429,7 +429,7 @@ def main() -> int:
         if n > 1:
             fail("-", f"question appears {n} times: {p[:80]}")
     pairs = collections.Counter((r["sql_prompt"], r["sql"]) for r in rows)
-    for p, n in pairs.items():
+    for n in pairs.values():
         if n > 1:
             fail("-", f"(question, sql) pair appears {n} times")
     sqls = collections.Counter((schema_of_row.get(r["id"]), r["sql"]) for r in rows)
