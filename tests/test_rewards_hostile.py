@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from sqlgrpo.scoring.rewards import EXEC_MATCH, REWARDS, execution_reward
+from sqlgrpo.scoring.rewards import REWARDS, execution_reward
+from sqlgrpo.scoring.verdict import EXEC_MATCH
 from sqlgrpo.sql import QUERY_TIMEOUT_S, execute
 
 TIME_MARGIN_S = 3.0  # scheduling noise on a shared machine, on top of the query time limit

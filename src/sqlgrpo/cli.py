@@ -162,10 +162,8 @@ def _compare_arguments(p: argparse.ArgumentParser) -> None:
 def _run_compare(args: argparse.Namespace) -> int:
     from sqlgrpo.scoring.metrics import RATE_KEYS
     from sqlgrpo.stages.compare import compare_runs
-    from sqlgrpo.stages.eval import load_run
 
-    report = compare_runs(args.run_a, args.run_b, args.output_dir)
-    (a, _), (b, _) = load_run(args.run_a), load_run(args.run_b)
+    report, a, b = compare_runs(args.run_a, args.run_b, args.output_dir)
     for key in RATE_KEYS:
         if key in a and key in b:
             print(f"{key:28s} {100 * a[key]:6.1f}% -> {100 * b[key]:6.1f}%  ({100 * (b[key] - a[key]):+.1f} points)")

@@ -1,6 +1,6 @@
 """The HTML report of two eval runs side by side: `render_compare_report(run_a, run_b, out_path, ...)`.
 
-`sqlgrpo.stages.eval.compare_runs` calls it with two runs' metrics.json (and their
+`sqlgrpo.stages.compare.compare_runs` calls it with two runs' metrics.json (and their
 evaluation_results.json when found). Deltas are B − A, each headline fraction with its 95%
 interval, paired when both runs hold the same samples (`sqlgrpo.report.stats`); then accuracy per
 complexity class, and the samples that flipped between the runs, matched by id.

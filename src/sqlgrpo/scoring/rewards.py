@@ -31,13 +31,10 @@ from sqlglot import exp
 from sqlgrpo.common.cache import LRUCache
 from sqlgrpo.common.errors import SqlgrpoError
 from sqlgrpo.scoring.answers import is_strict_format, parse_answer, soft_format_score
-from sqlgrpo.scoring.verdict import (EXEC_FAILED, EXEC_MATCH, EXEC_RAN_WRONG, clear_gold_caches, executor_for,
-                                     gold_outcome, gold_trees, verdicts)
+from sqlgrpo.scoring.verdict import clear_gold_caches, executor_for, gold_outcome, gold_trees, verdicts
 from sqlgrpo.sql.analysis import parse_statements, references, statement_kinds, structure_features
 
 log = logging.getLogger(__name__)
-
-__all__ = ["EXEC_FAILED", "EXEC_MATCH", "EXEC_RAN_WRONG", "REWARDS", "DEFAULT_WEIGHTS", "get_reward"]
 
 # --------------------------------------------------------------------------------------------
 # Reward values (named so that tests, docs and the audit speak of the same numbers; the

@@ -28,7 +28,7 @@ import os
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlgrpo.common.cache import LRUCache
 from sqlgrpo.common.text import statement_key
@@ -63,8 +63,9 @@ class Verdict:
     `score` is EXEC_MATCH, EXEC_RAN_WRONG or EXEC_FAILED, None when the gold fails. `kind` is
     CORRECT, WRONG_RESULT, WRONG_STATEMENT_KIND, NO_SQL, GOLD_FAILED or the executor's error kind
     of an answer that did not run; `error` says it in words. `prediction` is the answer's
-    execution (None without SQL). `cacheable` is False when the verdict may only reflect a busy
-    machine (a timeout), so that caches try again.
+    execution (None without SQL); `gold` the gold's, when the two could be compared. `cacheable`
+    is False when the verdict may only reflect a busy machine (a timeout), so that caches try
+    again.
     """
 
     score: float | None
@@ -72,8 +73,8 @@ class Verdict:
     error: str = ""
     prediction: ExecResult | None = None
     same_kind: bool = False  # both ran, and both modify the database or neither does
-    strict_correct: bool = False
     cacheable: bool = True
+    gold: ExecResult | None = field(default=None, repr=False, compare=False)  # for strict_correct
 
     @property
     def correct(self) -> bool:
@@ -83,6 +84,12 @@ class Verdict:
     def ran(self) -> bool:
         """Whether the answer's SQL ran (whatever its outcome)."""
         return self.prediction is not None and self.prediction.ok
+
+    @functools.cached_property
+    def strict_correct(self) -> bool:
+        """Correct by BIRD's convention too: the same set of rows, columns in the same order (row
+        order never counts). Computed when asked: the reward never needs it."""
+        return self.same_kind and self.gold is not None and outcomes_match(self.gold, self.prediction, strict=True)
 
     @functools.cached_property
     def outcome(self) -> tuple | None:
@@ -138,7 +145,7 @@ def verdict(pred_sql: str | None, gold: str, context: str, backend: str = "sqlit
         return Verdict(EXEC_FAILED if gold_result.ok else None, NO_SQL, "no SQL found in the answer")
     if gold_result.ok and statement_key(pred_sql) == statement_key(gold):
         # The gold's own text: the same program, the same outcome; no need to run it again.
-        return Verdict(EXEC_MATCH, CORRECT, prediction=gold_result, same_kind=True, strict_correct=True)
+        return Verdict(EXEC_MATCH, CORRECT, prediction=gold_result, same_kind=True, gold=gold_result)
     pred = executor_for(backend).run(pred_sql, context)
     if not pred.ok:
         return Verdict(EXEC_FAILED if gold_result.ok else None, pred.error_kind or ErrorKind.RUNTIME, pred.error,
@@ -150,14 +157,13 @@ def verdict(pred_sql: str | None, gold: str, context: str, backend: str = "sqlit
         # A DELETE never answers a question; a SELECT never performs an update.
         return Verdict(EXEC_FAILED, WRONG_STATEMENT_KIND,
                        "modifies the database where the gold does not, or the reverse", prediction=pred)
-    strict = outcomes_match(gold_result, pred, strict=True)  # BIRD: sets of rows, row order never counts
     if not outcomes_match(gold_result, pred) or (
             # Same rows; whether their order must match too takes a parse of the gold, needed only here.
             not modifies(gold_result) and len(gold_result.rows) > 1 and gold_is_ordered(gold, backend)
             and not outcomes_match(gold_result, pred, order_matters=True)):
         return Verdict(EXEC_RAN_WRONG, WRONG_RESULT, "runs, but its outcome differs from the gold's",
-                       prediction=pred, same_kind=True, strict_correct=strict)
-    return Verdict(EXEC_MATCH, CORRECT, prediction=pred, same_kind=True, strict_correct=strict)
+                       prediction=pred, same_kind=True, gold=gold_result)
+    return Verdict(EXEC_MATCH, CORRECT, prediction=pred, same_kind=True, gold=gold_result)
 
 
 def safe_verdict(item: Item) -> Verdict:

@@ -40,12 +40,13 @@ TESTED_TRL = "1.16.0"  # the TRL whose private GRPOTrainer methods the step time
 TIMED_METHODS = (("_generate_single_turn", "time/generation_s"), ("_calculate_rewards", "time/rewards_s"),
                  ("training_step", "time/micro_step_s"))
 
+
 class TrainError(TrainingError):
     """The run cannot start or go on; the message says why and what to change."""
 
 
 # --------------------------------------------------------------------------------------------
-# Hardware checks and configuration objects (unit-tested without a GPU)
+# Configuration objects (unit-tested without a GPU)
 
 def reward_setup(weights: dict[str, float]) -> tuple[list[Callable], list[float], list[str]]:
     """Reward functions, their weights and names, in one order; unknown names list the valid."""
@@ -147,7 +148,7 @@ def install_step_timers(trainer: Any) -> None:
     if missing:
         raise TrainError(f"TRL's GRPOTrainer has no {', '.join(missing)} to time; sqlgrpo is tested with "
                          f"trl=={TESTED_TRL}: install that version")
-    metrics = _trainer_metrics(trainer)
+    _trainer_metrics(trainer)  # now, not at the first step
 
     def timed(method: Callable, key: str) -> Callable:
         @functools.wraps(method)
@@ -156,7 +157,7 @@ def install_step_timers(trainer: Any) -> None:
             try:
                 return method(*args, **kwargs)
             finally:
-                metrics[key].append(time.perf_counter() - start)
+                _trainer_metrics(trainer)[key].append(time.perf_counter() - start)
         return wrapper
 
     for attr, key in TIMED_METHODS:
@@ -242,7 +243,7 @@ def train(stage: StageConfig) -> dict:
     from sqlgrpo.llm.prompts import prompt_records
 
     shared, cfg = stage.shared, stage.section
-    reward_funcs, _, names = reward_setup(cfg.reward_weights)
+    reward_funcs, _, _ = reward_setup(cfg.reward_weights)
     out = Path(cfg.output_dir)
     resume_from = None
     if cfg.resume:
