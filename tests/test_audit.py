@@ -1,7 +1,10 @@
 """Verified near-misses (`sqlgrpo.scoring.near_misses`) and the reward audit (`sqlgrpo.scoring.audit`).
 
 Every near-miss is checked here again, independently, by running it on a real SQLite (or DuckDB)
-database and comparing with `outcomes_match`: the property is "runs, and is another answer"."""
+database and comparing with `outcomes_match`: the property is "runs, and is another answer". The
+audit's discrimination section is checked on hand-built suites whose verdicts can be worked out
+by hand, and its classifier of neighbours equivalent by construction on positive and negative
+cases."""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ import pytest
 from sqlgrpo.cli import main
 from sqlgrpo.data.sources import load_source
 from sqlgrpo.scoring import near_misses as contrastive
-from sqlgrpo.scoring.audit import EXECUTION_REWARD, audit_rewards, execution_accepts
+from sqlgrpo.scoring.audit import EXECUTION_REWARD, audit_rewards, equivalent_by_construction, execution_accepts
 from sqlgrpo.scoring.matching import outcomes_match, states_match
 from sqlgrpo.scoring.near_misses import EDITS, near_misses, parse_gold
 from sqlgrpo.scoring.verdict import gold_is_ordered
@@ -27,6 +30,11 @@ def _differs(gold: str, candidate: str, ctx: str = CTX, backend: str = "sqlite")
     """Runs, and its outcome is not the gold's: the definition of a verified negative."""
     g, c = execute(gold, ctx, backend), execute(candidate, ctx, backend)
     return g.ok and c.ok and not outcomes_match(g, c, order_matters=gold_is_ordered(gold, backend))
+
+
+def _kind_and_sql(miss: dict) -> dict:
+    """A near-miss record without the fields these tests are not about."""
+    return {"kind": miss["kind"], "sql": miss["sql"]}
 
 
 # --- each edit kind makes verified negatives --------------------------------------------------
@@ -100,7 +108,7 @@ def test_update_assignments_are_never_flipped():
 def test_delete_without_where_is_a_negative():
     # DELETE of one region vs DELETE of every row: another state.
     misses = near_misses("DELETE FROM sales WHERE region = 'south'", CTX)
-    assert {"kind": "drop_where", "sql": "DELETE FROM sales"} in misses
+    assert {"kind": "drop_where", "sql": "DELETE FROM sales"} in [_kind_and_sql(m) for m in misses]
 
 
 # --- rows that cannot be worked on ------------------------------------------------------------
@@ -145,7 +153,7 @@ def test_duplicate_candidates_are_kept_once(monkeypatch):
             yield parse_gold(text)
 
     monkeypatch.setattr(contrastive, "EDITS", {"twice": twice})
-    assert near_misses(GOLD, CTX) == [{"kind": "twice", "sql": "SELECT SUM(amount) FROM sales"}]
+    assert [_kind_and_sql(m) for m in near_misses(GOLD, CTX)] == [{"kind": "twice", "sql": "SELECT SUM(amount) FROM sales"}]
 
 
 def test_mysql_gold_gives_near_misses_in_the_backend_dialect():
@@ -217,8 +225,150 @@ def test_audit_cli_writes_the_json_report(tmp_path, capsys):
 
 
 def test_execution_prefers_the_gold_on_the_shared_gretel_rows(shared_gretel_path):
-    # 900 real rows (~20 s): every verified near-miss scores below its gold on execution.
-    report = audit_rewards(load_source(str(shared_gretel_path)).records, progress=False)
+    # 900 real rows (~20 s): every verified near-miss scores below its gold on execution. Suites
+    # and neighbours are left out: they do not change these pairs and would take minutes.
+    report = audit_rewards(load_source(str(shared_gretel_path)).records, build_suites=False, discriminate=False,
+                           progress=False)
     execution = report["rewards"][EXECUTION_REWARD]
     assert execution["pairs"] > 1000  # the check must rest on many pairs, not a handful
     assert execution["gold_higher"] == 1.0 and execution["unjudged_pairs"] == 0
+
+
+# --- the audit's discrimination: neighbours that agree on the shown database -------------------
+
+# A row with 15 in it: `amount >= 15` and `amount > 14` now sum 105 where the gold sums 90, while
+# `amount > 16` still sums 90 (the new row is excluded by both it and the gold).
+ROW_OF_15 = "INSERT INTO sales VALUES (5, 'west', 15);"
+
+
+def _shift_comparison(report: dict) -> dict:
+    return report["discrimination"]["by_kind"]["shift_comparison"]
+
+
+def test_a_suite_variant_catches_neighbours_that_agree_on_the_shown_data():
+    # No amount is 15, 14 or 16 on the shown database, so all three shifted boundaries of
+    # `amount > 15` sum 90 there, as the gold does; the suite's row of 15 proves two of them wrong.
+    report = audit_rewards([{"sql": GOLD, "sql_context": CTX, "test_suite": [ROW_OF_15]}], progress=False)
+    shift = _shift_comparison(report)
+    assert (shift["agreeing"], shift["caught_by_suite"]) == (3, 2)
+
+
+def test_without_the_suite_agreeing_neighbours_keep_full_credit():
+    # The same row with the one-database reward: every coincidence is paid in full, none caught.
+    report = audit_rewards([{"sql": GOLD, "sql_context": CTX, "test_suite": [ROW_OF_15]}], progress=False)
+    assert _shift_comparison(report)["caught_without_suite"] == 0
+
+
+def test_a_prepared_records_empty_suite_is_used_not_rebuilt():
+    # `test_suite: []` is prepare's decision (no suite for this record): the audit takes it as
+    # is, so nothing is caught, and no suite is built behind prepare's back.
+    report = audit_rewards([{"sql": GOLD, "sql_context": CTX, "test_suite": []}], progress=False)
+    found = report["discrimination"]
+    assert (found["suite_origins"]["from_record"], found["suite_origins"]["built"], found["rows_with_suite"]) == (1, 0, 0)
+    assert _shift_comparison(report)["caught_by_suite"] == 0
+
+
+def test_a_record_without_a_suite_gets_one_built():
+    # A raw record (no `test_suite` field at all): the audit builds its suite itself.
+    report = audit_rewards([{"sql": GOLD, "sql_context": CTX}], progress=False)
+    found = report["discrimination"]
+    assert (found["suite_origins"]["built"], found["rows_with_suite"]) == (1, 1)
+
+
+def test_building_suites_can_be_turned_off():
+    # build_suites=False: the raw record is judged on its one database, as before suites existed.
+    report = audit_rewards([{"sql": GOLD, "sql_context": CTX}], build_suites=False, progress=False)
+    found = report["discrimination"]
+    assert (found["suite_origins"]["not_built"], found["rows_with_suite"], found["caught_by_suite"]) == (1, 0, 0)
+
+
+def test_equivalent_neighbours_are_left_out_of_the_share_that_excludes_them():
+    # toggle_distinct gives `SELECT DISTINCT SUM(...)` (one row: equivalent by construction) and
+    # `SUM(DISTINCT amount)` (the amounts are distinct here and in the variant: agrees, not caught).
+    report = audit_rewards([{"sql": GOLD, "sql_context": CTX, "test_suite": [ROW_OF_15]}], progress=False)
+    distinct = report["discrimination"]["by_kind"]["toggle_distinct"]
+    assert (distinct["agreeing"], distinct["equivalent"], distinct["agreeing_not_equivalent"]) == (2, 1, 1)
+
+
+def test_the_pair_table_gets_the_rows_suite_as_a_column():
+    # With a suite, the gold is still its own outcome everywhere and a near-miss differs on the
+    # shown database already: the execution reward must rank the gold higher in every pair.
+    report = audit_rewards([{**row, "test_suite": [ROW_OF_15]} for row in ROWS[:4]], progress=False)
+    assert execution_accepts(report) and report["rewards"][EXECUTION_REWARD]["pairs"] > 0
+
+
+def test_audit_cli_can_skip_building_suites(tmp_path):
+    # --no-build-suites reaches the audit: no row gets a suite, and the options say so.
+    data = tmp_path / "rows.jsonl"
+    data.write_text("".join(json.dumps({"sql_prompt": "q?", **row}) + "\n" for row in ROWS[:2]), encoding="utf-8")
+    out = tmp_path / "audit.json"
+    assert main(["audit-rewards", "--data", str(data), "--no-build-suites", "--output", str(out)]) == 0
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert report["options"]["build_suites"] is False
+    assert report["discrimination"]["suite_origins"]["not_built"] == 2
+
+
+# --- neighbours equivalent by construction ----------------------------------------------------
+
+@pytest.mark.parametrize("kind, gold, neighbour", [
+    # An aggregate without GROUP BY returns one row: DISTINCT has nothing to remove.
+    ("toggle_distinct", "SELECT SUM(amount) FROM sales", "SELECT DISTINCT SUM(amount) FROM sales"),
+    # Every group is one row and its key is selected: the rows are already distinct.
+    ("toggle_distinct", "SELECT region, COUNT(id) FROM sales GROUP BY region",
+     "SELECT DISTINCT region, COUNT(id) FROM sales GROUP BY region"),
+    # The same, with the key named by its position in the select list.
+    ("toggle_distinct", "SELECT region, COUNT(id) FROM sales GROUP BY 1",
+     "SELECT DISTINCT region, COUNT(id) FROM sales GROUP BY 1"),
+    # The selected `s.region` is the key `region`: s is the query's only table.
+    ("toggle_distinct", "SELECT s.region, COUNT(id) FROM sales AS s GROUP BY region",
+     "SELECT DISTINCT s.region, COUNT(id) FROM sales AS s GROUP BY region"),
+    # The largest of the distinct values is the largest value.
+    ("toggle_distinct", "SELECT MAX(amount) FROM sales", "SELECT MAX(DISTINCT amount) FROM sales"),
+    # `b.y > 3` is not true for the NULLs the LEFT JOIN adds: they are filtered out again.
+    ("change_join", "SELECT a.x FROM a JOIN b ON a.id = b.id WHERE b.y > 3",
+     "SELECT a.x FROM a LEFT JOIN b ON a.id = b.id WHERE b.y > 3"),
+    # The same through an alias, IS NOT NULL, and another conjunct beside it.
+    ("change_join", "SELECT a.x FROM a INNER JOIN b AS bb ON a.id = bb.id WHERE a.z = 1 AND bb.y IS NOT NULL",
+     "SELECT a.x FROM a LEFT JOIN b AS bb ON a.id = bb.id WHERE a.z = 1 AND NOT bb.y IS NULL"),
+    # The reverse edit (LEFT made INNER) is the same identity.
+    ("change_join", "SELECT a.x FROM a LEFT JOIN b ON a.id = b.id WHERE b.y IN (1, 2)",
+     "SELECT a.x FROM a JOIN b ON a.id = b.id WHERE b.y IN (1, 2)"),
+])
+def test_equivalent_neighbours_are_recognised(kind, gold, neighbour):
+    assert equivalent_by_construction(kind, gold, neighbour)
+
+
+@pytest.mark.parametrize("kind, gold, neighbour", [
+    # Many rows: DISTINCT removes repeated regions.
+    ("toggle_distinct", "SELECT region FROM sales", "SELECT DISTINCT region FROM sales"),
+    # A group key that is not selected: two groups can give the same count.
+    ("toggle_distinct", "SELECT COUNT(id) FROM sales GROUP BY region",
+     "SELECT DISTINCT COUNT(id) FROM sales GROUP BY region"),
+    # `month` may be the alias or a column of that name (no schema here to tell): not sure.
+    ("toggle_distinct", "SELECT SUBSTR(day, 1, 7) AS month, COUNT(id) FROM visits GROUP BY month",
+     "SELECT DISTINCT SUBSTR(day, 1, 7) AS month, COUNT(id) FROM visits GROUP BY month"),
+    # A window is no aggregate of the SELECT: one row per input row, repeated values.
+    ("toggle_distinct", "SELECT SUM(amount) OVER () FROM sales", "SELECT DISTINCT SUM(amount) OVER () FROM sales"),
+    # SQLite's two-argument MAX is a scalar function: one row per input row.
+    ("toggle_distinct", "SELECT MAX(id, amount) FROM sales", "SELECT DISTINCT MAX(id, amount) FROM sales"),
+    # The sum of the distinct values is not the sum of the values.
+    ("toggle_distinct", "SELECT SUM(amount) FROM sales", "SELECT SUM(DISTINCT amount) FROM sales"),
+    # The WHERE is about the inner side only: the LEFT JOIN's extra rows survive it.
+    ("change_join", "SELECT a.x FROM a JOIN b ON a.id = b.id WHERE a.y > 3",
+     "SELECT a.x FROM a LEFT JOIN b ON a.id = b.id WHERE a.y > 3"),
+    # IS NULL keeps exactly the rows the LEFT JOIN adds.
+    ("change_join", "SELECT a.x FROM a JOIN b ON a.id = b.id WHERE b.y IS NULL",
+     "SELECT a.x FROM a LEFT JOIN b ON a.id = b.id WHERE b.y IS NULL"),
+    # Under OR the condition can be true without b.
+    ("change_join", "SELECT a.x FROM a JOIN b ON a.id = b.id WHERE b.y > 3 OR a.z = 1",
+     "SELECT a.x FROM a LEFT JOIN b ON a.id = b.id WHERE b.y > 3 OR a.z = 1"),
+    # An unqualified column: which table it belongs to is not known without the schema.
+    ("change_join", "SELECT a.x FROM a JOIN b ON a.id = b.id WHERE y > 3",
+     "SELECT a.x FROM a LEFT JOIN b ON a.id = b.id WHERE y > 3"),
+    # Equivalent edits of another kind are not this classifier's business: not sure means False.
+    ("flip_comparison", "SELECT SUM(amount) FROM sales", "SELECT DISTINCT SUM(amount) FROM sales"),
+    # Text that does not parse is never equivalent.
+    ("toggle_distinct", "SELECT SUM(amount) FROM sales", "SELEC DISTINCT"),
+])
+def test_other_neighbours_are_not_called_equivalent(kind, gold, neighbour):
+    assert not equivalent_by_construction(kind, gold, neighbour)

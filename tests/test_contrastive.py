@@ -18,13 +18,15 @@ from sqlgrpo.scoring.matching import outcomes_match, states_match
 from sqlgrpo.scoring.near_misses import (
     EDITS,
     MAX_TRIES_PER_KIND,
+    SUITE_PROVEN,
     Example,
     near_misses,
     parse_gold,
+    proven_by_suite,
     question_contrast,
     render,
 )
-from sqlgrpo.scoring.verdict import gold_is_ordered
+from sqlgrpo.scoring.verdict import EXEC_RAN_WRONG, SHOWN_DATA_ONLY, Verdict, gold_is_ordered, verdict
 from sqlgrpo.sql import SQLExecutor, execute
 
 CTX = ("CREATE TABLE sales (id INT, region TEXT, amount INT, cat TEXT); "
@@ -349,6 +351,89 @@ def test_question_contrast_skips_rows_it_cannot_read():
                {"id": "d", "sql": "SELECT nope FROM sales", "sql_context": CTX_A},
                {"id": "e", "sql": "SELECT COUNT(*) FROM sales", "sql_context": CTX_A}]
     assert [(n["id"], n["source_id"]) for n in question_contrast(records)] == [("a", "e"), ("e", "a")]
+
+
+# --- proven wrong by a test-suite variant -----------------------------------------------------
+
+# Every row of the shown table has c = 'a', so dropping the WHERE keeps the sum (3); the suite's
+# one variant adds a 'b' row of 5, on which it gives 8 against the gold's 3.
+SUITE_CTX = "CREATE TABLE t (x INT, c TEXT); INSERT INTO t VALUES (1, 'a'), (2, 'a');"
+SUITE_GOLD = "SELECT SUM(x) FROM t WHERE c = 'a'"
+SUITE = ("INSERT INTO t VALUES (5, 'b');",)
+
+
+def test_an_edit_wrong_only_on_a_variant_is_suite_proven():
+    # drop_where agrees on the shown rows and not on the variant: kept under its own kind, its
+    # edit still named.
+    misses = [m for m in near_misses(SUITE_GOLD, SUITE_CTX, suite=SUITE) if m["kind"] == SUITE_PROVEN]
+    assert misses == [{"kind": SUITE_PROVEN, "edit": "drop_where", "sql": "SELECT SUM(x) FROM t"}]
+
+
+def test_without_the_suite_an_edit_that_agrees_on_the_shown_rows_is_no_near_miss():
+    # The shown rows alone cannot tell `SELECT SUM(x) FROM t` from the gold: it is not a negative.
+    misses = near_misses(SUITE_GOLD, SUITE_CTX)
+    assert misses and "SELECT SUM(x) FROM t" not in [m["sql"] for m in misses]
+    assert SUITE_PROVEN not in {m["kind"] for m in misses}
+
+
+def test_a_suite_only_adds_suite_proven_near_misses():
+    # The suite changes nothing about edits already wrong on the shown rows: the others are the
+    # very list (and order) found without it, whatever the cap.
+    gold = "SELECT SUM(x) FROM t WHERE c = 'a' AND x > 0"
+    for cap in (1, 3):
+        with_suite = near_misses(gold, SUITE_CTX, suite=SUITE, max_per_kind=cap)
+        assert [m for m in with_suite if m["kind"] != SUITE_PROVEN] == near_misses(gold, SUITE_CTX, max_per_kind=cap)
+
+
+def test_suite_proven_near_misses_have_a_cap_of_their_own():
+    # Four edits (drop_where, two drop_predicate, swap_and_or) agree on the shown rows and not on
+    # a variant that adds a 'b' row and a negative 'a' one; max_per_kind=1 keeps the first, though
+    # no single edit kind has more than two of them.
+    gold = "SELECT SUM(x) FROM t WHERE c = 'a' AND x > 0"
+    suite = ("INSERT INTO t VALUES (5, 'b'), (-3, 'a');",)
+
+    def proven(cap):
+        return [m["sql"] for m in near_misses(gold, SUITE_CTX, suite=suite, max_per_kind=cap) if m["kind"] == SUITE_PROVEN]
+
+    assert len(proven(10)) == 4
+    assert proven(1) == ["SELECT SUM(x) FROM t"]
+
+
+def test_every_suite_proven_near_miss_is_right_on_the_shown_rows_and_wrong_on_the_suite():
+    # Checked again by the verdict itself: correct without the suite, not correct with it.
+    gold = "SELECT SUM(x) FROM t WHERE c = 'a' AND x > 0"
+    suite = ("INSERT INTO t VALUES (5, 'b'), (-3, 'a');",)
+    proven = [m["sql"] for m in near_misses(gold, SUITE_CTX, suite=suite, max_per_kind=10) if m["kind"] == SUITE_PROVEN]
+    assert proven
+    for sql in proven:
+        assert verdict(sql, gold, SUITE_CTX).correct
+        assert verdict(sql, gold, SUITE_CTX, suite=suite).kind == SHOWN_DATA_ONLY
+
+
+def test_a_suite_check_cut_short_by_the_time_budget_proves_nothing():
+    # Both verdicts say "right on the shown database, not shown right on a variant"; only the one
+    # that met another outcome (cacheable) is proof, not the one whose time ran out.
+    met = Verdict(EXEC_RAN_WRONG, SHOWN_DATA_ONLY, shown_correct=True, same_kind=True)
+    timed_out = Verdict(EXEC_RAN_WRONG, SHOWN_DATA_ONLY, shown_correct=True, same_kind=True, cacheable=False)
+    assert proven_by_suite(met) and not proven_by_suite(timed_out)
+
+
+def test_another_questions_gold_wrong_only_on_a_variant_is_suite_proven():
+    # On q1's rows both golds give 30 (every amount is positive); q1's suite adds a row of -5, on
+    # which q2's gold still gives 30 against q1's 25. q2 has no suite, and on its row both give 70.
+    rows = _rows(("SELECT SUM(amount) FROM sales", CTX_A), ("SELECT SUM(amount) FROM sales WHERE amount > 0", CTX_B))
+    suites = [("INSERT INTO sales VALUES (3, 'east', -5, 'c');",), ()]
+    assert question_contrast(rows, suites=suites) == [
+        {"id": "q1", "kind": SUITE_PROVEN, "edit": "other_question", "sql": "SELECT SUM(amount) FROM sales WHERE amount > 0",
+         "source_id": "q2"},
+    ]
+
+
+def test_question_contrast_wants_one_suite_per_record():
+    # Suites are matched to records by position: a list of another length is the caller's error.
+    rows = _rows(("SELECT SUM(amount) FROM sales", CTX_A), ("SELECT COUNT(*) FROM sales", CTX_B))
+    with pytest.raises(ValueError, match="2 records"):
+        question_contrast(rows, suites=[()])
 
 
 # --- the shared gretel rows -------------------------------------------------------------------

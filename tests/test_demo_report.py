@@ -167,8 +167,25 @@ def test_runs_table_shows_fractions_with_their_counts(demo_page):
     rows = {attrs["data-run"]: cells for attrs, cells in _run_rows(_Page(demo_page))}
     assert rows["base"][1] == "0.0% (0/16)"
     assert rows["tuned"][1] == "62.5% (10/16)"
-    assert rows["tuned"][5:] == ["1.300", "16", "20.0", "50.0"]  # mean reward, n, eval s, training s
+    assert rows["tuned"][6:] == ["1.300", "16", "20.0", "50.0"]  # mean reward, n, eval s, training s
     assert rows["base"][-1] == "–"  # the base model was not trained
+
+
+def test_runs_table_shows_test_suite_accuracy_beside_execution_accuracy(tmp_path):
+    # Column 4 follows execution accuracy (column 3): the tuned run measured it (4 of 16 right on
+    # every suite variant), the others' metrics.json predate test suites and say n/a.
+    summary, _ = _demo()
+    summary["tuned"]["test_suite_accuracy"] = 0.25
+    page = _Page(render_demo_report(summary, tmp_path / "demo.html").read_text(encoding="utf-8"))
+    assert page.tables["demo-runs"][0][1][3:5] == ["Execution accuracy", "Test-suite accuracy"]
+    rows = {attrs["data-run"]: cells for attrs, cells in _run_rows(page)}
+    assert (rows["tuned"][3], rows["tuned"][4]) == ("31.2% (5/16)", "25.0% (4/16)")
+    assert rows["base"][4] == "n/a"
+
+
+def test_what_changed_says_when_test_suite_accuracy_was_not_measured(demo_page):
+    # None of the fixture's runs measured it: said in words, rather than left out or shown as 0.
+    assert "Test-suite accuracy: not measured in both runs." in _change_item(demo_page, "After GRPO vs base model")
 
 
 def test_what_changed_calls_a_large_gain_beyond_noise(demo_page):

@@ -12,7 +12,7 @@ import pytest
 
 from sqlgrpo.scoring.rewards import execution_reward, strict_format_reward
 from sqlgrpo.stages.config import resolve
-from sqlgrpo.stages.contrastive import build_preferences, dpo_config_kwargs
+from sqlgrpo.stages.contrastive import build_preferences, dpo_config_kwargs, kind_counts
 
 REPO = Path(__file__).resolve().parents[1]
 CTX = ("CREATE TABLE orders (id INT, customer TEXT, total REAL, status TEXT); "
@@ -56,6 +56,56 @@ def test_question_whose_gold_cannot_be_edited_gives_no_pair():
     # pair; nothing is made up to fill the quota.
     record = {**RECORD, "sql": "SELECT total FROM orders WHERE CAST(id AS FOO BAR BAZ) = 1"}
     assert build_preferences([record], pairs_per_question=2, question_contrast=False, progress=False) == []
+
+
+# Both shown rows have c = 'a': dropping the WHERE agrees with the gold there, and only the
+# record's suite (a 'b' row of 5) proves it wrong.
+SUITE_RECORD = {"id": "s1", "sql_prompt": "What is the total of x for category a?",
+                "sql_context": "CREATE TABLE t (x INT, c TEXT); INSERT INTO t VALUES (1, 'a'), (2, 'a');",
+                "sql": "SELECT SUM(x) FROM t WHERE c = 'a'", "test_suite": ["INSERT INTO t VALUES (5, 'b');"]}
+
+
+def test_a_suite_proven_near_miss_is_the_first_rejected_answer():
+    # With one pair per question the hardest negative is taken: the edit only the suite tells apart.
+    pairs = build_preferences([SUITE_RECORD], pairs_per_question=1, question_contrast=False, progress=False)
+    assert [(p["kind"], p["edit"]) for p in pairs] == [("suite_proven", "drop_where")]
+    assert pairs[0]["rejected"][0]["content"].endswith("<sql>\nSELECT SUM(x) FROM t\n</sql>")
+
+
+def test_the_record_suite_decides_whether_a_pair_is_suite_proven():
+    # Without its test_suite field the same record has no suite-proven pair: the shown rows alone
+    # cannot tell the edit from the gold.
+    plain = {k: v for k, v in SUITE_RECORD.items() if k != "test_suite"}
+    assert "suite_proven" in kind_counts(build_preferences([SUITE_RECORD], pairs_per_question=5,
+                                                           question_contrast=False, progress=False))
+    assert "suite_proven" not in kind_counts(build_preferences([plain], pairs_per_question=5, question_contrast=False,
+                                                               progress=False))
+
+
+def test_a_suite_proven_rejected_answer_earns_full_credit_only_without_the_suite():
+    # Why it is the hardest negative: the execution reward on the shown rows cannot tell it from
+    # the gold; with the suite it is a wrong result.
+    pair = build_preferences([SUITE_RECORD], pairs_per_question=1, question_contrast=False, progress=False)[0]
+    kw = {"sql": [SUITE_RECORD["sql"]], "sql_context": [SUITE_RECORD["sql_context"]]}
+    rejected = [pair["rejected"][0]["content"]]
+    assert execution_reward(rejected, **kw) == [1.0]
+    assert execution_reward(rejected, **kw, test_suite=[SUITE_RECORD["test_suite"]]) == [0.1]
+
+
+def test_other_questions_golds_read_each_records_suite():
+    # s2's gold agrees with s1's on s1's shown rows (3) but not on s1's suite (8 against 3): a
+    # suite-proven rejected answer for s1. s2 has no suite, and s1's gold agrees on its rows: none.
+    other = {**SUITE_RECORD, "id": "s2", "sql": "SELECT SUM(x) FROM t WHERE x > 0", "test_suite": []}
+    pairs = build_preferences([SUITE_RECORD, other], pairs_per_question=10, progress=False)
+    found = [(p["id"], p["kind"], p["rejected"][0]["content"]) for p in pairs if p["edit"] == "other_question"]
+    assert [(i, kind) for i, kind, _ in found] == [("s1", "suite_proven")]
+    assert found[0][2].endswith("<sql>\nSELECT SUM(x) FROM t WHERE x > 0\n</sql>")
+
+
+def test_kind_counts_name_every_kind_of_negative():
+    # The stage's log and summary count pairs per kind, the suite-proven ones among them.
+    pairs = [{"kind": "suite_proven"}, {"kind": "drop_where"}, {"kind": "suite_proven"}, {"kind": "other_question"}]
+    assert kind_counts(pairs) == {"drop_where": 1, "other_question": 1, "suite_proven": 2}
 
 
 def test_dpo_config_builds_on_cpu():

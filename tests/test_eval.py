@@ -178,9 +178,10 @@ def test_exact_match_rejects_another_query(pred):
 
 def sample(kind: str, cls: str | None, *, correct=False, strict=False, exact=False, valid=False, fmt=False,
            soft=False, tokens=10, latency=1.0) -> dict:
-    return {"error_kind": kind, "sql_complexity": cls, "correct": correct, "strict_correct": strict,
-            "exact_match": exact, "valid_sql": valid, "format_strict": fmt, "format_soft": soft,
-            "tokens": tokens, "latency_s": latency}
+    # No test suites here: right on the shown database (`shown_correct`) is right on every one.
+    return {"error_kind": kind, "sql_complexity": cls, "correct": correct, "shown_correct": correct,
+            "strict_correct": strict, "exact_match": exact, "valid_sql": valid, "format_strict": fmt,
+            "format_soft": soft, "tokens": tokens, "latency_s": latency}
 
 
 # Four answers, listed out of taxonomy order: one perfect, one right but loosely formatted,
@@ -215,8 +216,9 @@ def test_an_unknown_reward_weight_is_named():
 
 
 # (rate, count) per rate over FOUR.
-FOUR_RATES = {"execution_accuracy": (0.5, 2), "strict_execution_accuracy": (0.25, 1), "exact_match": (0.25, 1),
-              "valid_sql_rate": (0.75, 3), "format_compliance": (0.25, 1), "soft_format_rate": (0.5, 2)}
+FOUR_RATES = {"execution_accuracy": (0.5, 2), "test_suite_accuracy": (0.5, 2), "strict_execution_accuracy": (0.25, 1),
+              "exact_match": (0.25, 1), "valid_sql_rate": (0.75, 3), "format_compliance": (0.25, 1),
+              "soft_format_rate": (0.5, 2)}
 
 
 def test_compute_metrics_rates_and_counts():

@@ -31,14 +31,15 @@ METRIC_KEYS = ("execution_accuracy", "strict_execution_accuracy", "exact_match",
 
 def _sample(sample_id, complexity, kind, **fields):
     correct = kind == "correct"
+    shown_correct = kind in ("correct", "shown_data_only")  # the gold's rows on the shown database
     sample = {
         "id": sample_id, "question": f"How many orders did customer {sample_id} place?",
         "context": "CREATE TABLE orders (id INT, customer_id INT);", "gold": "SELECT COUNT(*) FROM orders",
         "sql_complexity": complexity, "raw_output": "<sql>SELECT COUNT(*) FROM orders</sql>",
         "extracted_sql": None if kind == "no_sql" else "SELECT COUNT(*) FROM orders", "reasoning": "",
-        "error_kind": kind, "error": "" if kind in ("correct", "wrong_result") else f"{kind} error",
-        "correct": correct, "strict_correct": correct, "exact_match": correct, "format_strict": kind != "no_sql",
-        "tokens": 40, "latency_s": 0.5,
+        "error_kind": kind, "error": "" if kind in ("correct", "wrong_result", "shown_data_only") else f"{kind} error",
+        "correct": correct, "shown_correct": shown_correct, "strict_correct": correct, "exact_match": correct,
+        "format_strict": kind != "no_sql", "tokens": 40, "latency_s": 0.5,
         "judge": {"ok": True, "sql_score": 4 if correct else 2, "overall_score": 4 if correct else 2,
                   "explanation": "counts every order, not the customer's", "error_type": "logic"},
     }
@@ -64,8 +65,9 @@ def _results():
 
 def _fractions(results):
     n = len(results)
-    valid = sum(r["error_kind"] in ("correct", "wrong_result") for r in results)
-    return {"execution_accuracy": sum(r["correct"] for r in results) / n,
+    valid = sum(r["error_kind"] in ("correct", "wrong_result", "shown_data_only") for r in results)
+    return {"execution_accuracy": sum(r["shown_correct"] for r in results) / n,
+            "test_suite_accuracy": sum(r["correct"] for r in results) / n,
             "strict_execution_accuracy": sum(r["strict_correct"] for r in results) / n,
             "exact_match": sum(r["exact_match"] for r in results) / n, "valid_sql_rate": valid / n,
             "format_compliance": sum(r["format_strict"] for r in results) / n, "soft_format_rate": 1.0}

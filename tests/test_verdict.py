@@ -146,7 +146,9 @@ def test_heldout_rates_are_eval_rates_over_every_answer():
     scored = [samples[0] for samples in score_records(records, [[t] for t in MIXED])]
     evaluated = compute_metrics(scored)
     held = heldout_metrics(MIXED, records)
-    assert held == {"execution_accuracy": 0.4, "format_compliance": evaluated["format_compliance"]}
+    # No suite in these records: test-suite accuracy is plain execution accuracy.
+    assert held == {"execution_accuracy": 0.4, "test_suite_accuracy": 0.4,
+                    "format_compliance": evaluated["format_compliance"]}
     assert evaluated["execution_accuracy"] == 0.4
     assert set(held) <= set(METRICS)
 
@@ -156,8 +158,8 @@ def test_every_kept_near_miss_was_judged_wrong_by_the_verdict(monkeypatch):
     judged = {}
     real = verdict_module.verdict
 
-    def spy(pred_sql, gold, context, backend="sqlite"):
-        judged[pred_sql] = real(pred_sql, gold, context, backend)
+    def spy(pred_sql, gold, context, backend="sqlite", suite=()):
+        judged[pred_sql] = real(pred_sql, gold, context, backend, suite)
         return judged[pred_sql]
 
     monkeypatch.setattr(near_miss_module, "verdict", spy)
@@ -170,5 +172,5 @@ def test_a_candidate_the_verdict_calls_correct_is_never_a_near_miss(monkeypatch)
     # With a verdict that finds every candidate correct, nothing is verified as a negative.
     real = verdict_module.verdict
     monkeypatch.setattr(near_miss_module, "verdict",
-                        lambda pred, gold, ctx, backend="sqlite": real(gold, gold, ctx, backend))
+                        lambda pred, gold, ctx, backend="sqlite", suite=(): real(gold, gold, ctx, backend, suite))
     assert near_misses("SELECT SUM(age) FROM pets WHERE species = 'dog'", CTX) == []

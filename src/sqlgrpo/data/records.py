@@ -45,6 +45,10 @@ def read_records(path: str | Path, limit: int | None = None) -> list[dict]:
             if missing:
                 raise RecordsError(f"{path}, line {number}: missing {', '.join(missing)}; prepare the data with "
                                    f"`sqlgrpo prepare` first")
+            suite = record.get("test_suite")
+            if suite is not None and not (isinstance(suite, list) and all(isinstance(v, str) for v in suite)):
+                raise RecordsError(f"{path}, line {number}: field test_suite must be a list of strings (the "
+                                   f"variants `sqlgrpo prepare` writes); rerun prepare, or drop the field")
             records.append(record)
             if limit is not None and len(records) >= limit:
                 break

@@ -19,7 +19,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from sqlgrpo.report.stats import MISSING, SCORE_LABELS, as_count, as_number
+from sqlgrpo.report.stats import MISSING, SCORE_LABELS, as_count, as_number, kind_label
+from sqlgrpo.scoring.verdict import CORRECT, SHOWN_DATA_ONLY, WRONG_RESULT
 from sqlgrpo.scoring.judge_rubric import SCORE_FIELDS, SCORE_MAX, SCORE_MIN
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,8 @@ COLOR_B = "#e8893a"
 COLOR_CORRECT = "#2e8b57"
 COLOR_WRONG = "#e0a030"
 COLOR_ERROR = "#c8553d"
+COLOR_SUITE = "#8250df"  # test-suite accuracy, and the answers it alone tells apart (shown data only)
+GROUPED_BARS_SHARE = 0.8  # of a class's row, taken by its bars when there are two series
 
 
 # --- figures ---------------------------------------------------------------------------------
@@ -109,40 +112,52 @@ def _bar_labels(ax, bars, texts: list[str], axis_max: float) -> None:
 
 # --- bar charts ------------------------------------------------------------------------------
 
-def accuracy_by_class_chart(classes: list[tuple[str, Mapping]], overall: float | None) -> str:
+def accuracy_by_class_chart(classes: list[tuple[str, Mapping]], overall: float | None,
+                            suite_overall: float | None = None) -> str:
     """Execution accuracy per complexity class (`stats.sorted_classes`), a bar each, with the
-    accuracy over all classes as a dashed line."""
+    accuracy over all classes as a dashed line; when the run measured test-suite accuracy (any
+    class has it), a second bar per class and a dotted line for it."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(CHART_WIDTH_IN, CHART_PAD_IN + BAR_ROW_IN * len(classes)), layout="constrained")
-    values = [as_number(m.get("execution_accuracy")) for _, m in classes]
+    series = [("execution_accuracy", "execution", COLOR_ACCENT, "--", overall)]
+    if suite_overall is not None or any(as_number(m.get("test_suite_accuracy")) is not None for _, m in classes):
+        series.append(("test_suite_accuracy", "test-suite", COLOR_SUITE, ":", suite_overall))
+    height = BAR_ROW_IN * len(classes) * (1 if len(series) == 1 else 1.6)  # two bars need a taller row
+    fig, ax = plt.subplots(figsize=(CHART_WIDTH_IN, CHART_PAD_IN + height), layout="constrained")
     labels = [f"{_chart_label(name)} (n={as_count(m.get('n')) if as_count(m.get('n')) is not None else '?'})"
               for name, m in classes]
-    bars = ax.barh(range(len(classes)), [100 * (v or 0) for v in values], color=COLOR_ACCENT)
+    bar_height = 0.8 if len(series) == 1 else GROUPED_BARS_SHARE / len(series)
+    for index, (key, name, color, line, whole) in enumerate(series):
+        values = [as_number(m.get(key)) for _, m in classes]
+        offset = 0.0 if len(series) == 1 else (index - (len(series) - 1) / 2) * bar_height
+        bars = ax.barh([row + offset for row in range(len(classes))], [100 * (v or 0) for v in values],
+                       height=bar_height, color=color, label=f"{name} accuracy" if len(series) > 1 else None)
+        _bar_labels(ax, bars, [MISSING if v is None else f"{100 * v:.1f}%" for v in values], 100)
+        if whole is not None:
+            ax.axvline(100 * whole, color="#555555", linestyle=line, linewidth=1, zorder=0.5,
+                       label=f"all classes{'' if len(series) == 1 else f', {name}'}: {100 * whole:.1f}%")
     ax.set_yticks(range(len(classes)), labels)
     ax.invert_yaxis()  # largest class on top, as in the table
     ax.set_xlim(0, 100)
-    ax.set_xlabel("execution accuracy (%)")
-    _bar_labels(ax, bars, [MISSING if v is None else f"{100 * v:.1f}%" for v in values], 100)
-    if overall is not None:
-        ax.axvline(100 * overall, color="#555555", linestyle="--", linewidth=1, zorder=0.5,
-                   label=f"all classes: {100 * overall:.1f}%")
-        ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=9)
+    ax.set_xlabel("accuracy (%)" if len(series) > 1 else "execution accuracy (%)")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=9,
+                  ncol=2 if len(series) > 1 else 1)
     _style_axes(ax, "x")
     return figure_data_uri(fig)
 
 
 def _kind_color(kind: str) -> str:
-    return {"correct": COLOR_CORRECT, "wrong_result": COLOR_WRONG}.get(kind, COLOR_ERROR)
+    return {CORRECT: COLOR_CORRECT, SHOWN_DATA_ONLY: COLOR_SUITE, WRONG_RESULT: COLOR_WRONG}.get(kind, COLOR_ERROR)
 
 
 def taxonomy_chart(kinds: list[tuple[str, int]]) -> str:
-    """Samples per outcome kind (`stats.sorted_taxonomy`): green right, amber wrong result, red
-    the failures."""
+    """Samples per outcome kind (`stats.sorted_taxonomy`, named by `stats.kind_label`): green
+    right, purple right on the shown data only, amber wrong result, red the failures."""
     plt = _pyplot()
     total = sum(count for _, count in kinds)
     fig, ax = plt.subplots(figsize=(CHART_WIDTH_IN, CHART_PAD_IN + BAR_ROW_IN * len(kinds)), layout="constrained")
     bars = ax.barh(range(len(kinds)), [c for _, c in kinds], color=[_kind_color(k) for k, _ in kinds])
-    ax.set_yticks(range(len(kinds)), [_chart_label(k) for k, _ in kinds])
+    ax.set_yticks(range(len(kinds)), [_chart_label(kind_label(k)) for k, _ in kinds])
     ax.invert_yaxis()
     axis_max = max([c for _, c in kinds] + [1]) * 1.18  # room for the labels right of the bars
     ax.set_xlim(0, axis_max)

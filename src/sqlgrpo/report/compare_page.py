@@ -3,7 +3,9 @@
 `sqlgrpo.stages.compare.compare_runs` calls it with two runs' metrics.json (and their
 evaluation_results.json when found). Deltas are B − A, each headline fraction with its 95%
 interval, paired when both runs hold the same samples (`sqlgrpo.report.stats`); then accuracy per
-complexity class, and the samples that flipped between the runs, matched by id.
+complexity class (execution, and test-suite when either run measured it), and the samples that
+flipped between the runs, matched by id. A run whose metrics.json predates test suites shows
+"n/a" for test-suite accuracy, and no difference.
 """
 
 from __future__ import annotations
@@ -14,9 +16,13 @@ from pathlib import Path
 from sqlgrpo.report.charts import compare_chart
 from sqlgrpo.report.html import (MAX_TABLE_ROWS, delta_row, delta_table, escape, html_document, img, kind_tag,
                                  meta_list, report_date, text_cell, verdict_cell, write_page)
-from sqlgrpo.report.stats import (HEADLINE_METRICS, MISSING, Delta, as_count, as_number, delta_class, format_delta,
-                                  format_fraction, format_interval, format_metric, fraction_delta, match_by_id,
-                                  metric_label, metric_present, sorted_classes, unpaired_delta, within_noise)
+from sqlgrpo.report.stats import (HEADLINE_METRICS, METRIC_BY_KEY, MISSING, Delta, Metric, as_count, as_number,
+                                  delta_class, format_delta, format_interval, fraction_delta, match_by_id,
+                                  metric_label, metric_present, metric_text, sorted_classes, unpaired_delta,
+                                  within_noise)
+
+EXECUTION = METRIC_BY_KEY["execution_accuracy"]
+TEST_SUITE = METRIC_BY_KEY["test_suite_accuracy"]
 
 
 def _compare_headline(run_a: Mapping, run_b: Mapping, pairs: list[tuple[Mapping, Mapping]] | None,
@@ -31,12 +37,12 @@ def _compare_headline(run_a: Mapping, run_b: Mapping, pairs: list[tuple[Mapping,
             d = fraction_delta(metric, v_a, n_a, v_b, n_b, pairs)
         else:
             d = Delta(None if v_a is None or v_b is None else v_b - v_a)
-        rows.append(delta_row(metric, metric_label(metric, run_b), format_metric(metric, v_a, n_a),
-                               format_metric(metric, v_b, n_b), d))
+        rows.append(delta_row(metric, metric_label(metric, run_b), metric_text(metric, run_a, n_a),
+                               metric_text(metric, run_b, n_b), d))
     return delta_table("headline-compare", label_a, label_b, rows)
 
 
-def _class_rows(run_a: Mapping, run_b: Mapping) -> list[dict]:
+def _class_rows(run_a: Mapping, run_b: Mapping, metric: Metric = EXECUTION) -> list[dict]:
     classes_a = dict(sorted_classes(run_a.get("by_complexity")))
     classes_b = dict(sorted_classes(run_b.get("by_complexity")))
     names = list(dict.fromkeys([n for n, _ in sorted_classes({**classes_b, **classes_a})]))
@@ -44,16 +50,21 @@ def _class_rows(run_a: Mapping, run_b: Mapping) -> list[dict]:
     for name in names:
         m_a, m_b = classes_a.get(name, {}), classes_b.get(name, {})
         n_a, n_b = as_count(m_a.get("n")), as_count(m_b.get("n"))
-        a, b = as_number(m_a.get("execution_accuracy")), as_number(m_b.get("execution_accuracy"))
+        a, b = as_number(m_a.get(metric.key)), as_number(m_b.get(metric.key))
         n_label = (MISSING if n_a is None else str(n_a)) if n_a == n_b else \
             f"{MISSING if n_a is None else n_a}/{MISSING if n_b is None else n_b}"
         rows.append({"name": name, "n_a": n_a, "n_b": n_b, "a": a, "b": b, "n_label": n_label,
+                     "a_text": metric_text(metric, m_a, n_a), "b_text": metric_text(metric, m_b, n_b),
                      "d": unpaired_delta(a, n_a, b, n_b)})
     return rows
 
 
-def _class_delta_table(rows: list[dict], label_a: str, label_b: str) -> str:
-    ex = HEADLINE_METRICS[0]
+def _measured_by_class(run: Mapping, metric: Metric) -> bool:
+    return any(metric.key in m for _, m in sorted_classes(run.get("by_complexity")))
+
+
+def _class_delta_table(rows: list[dict], label_a: str, label_b: str, metric: Metric = EXECUTION,
+                       table_id: str = "class-compare") -> str:
     body = []
     for r in rows:
         d = r["d"]
@@ -62,13 +73,12 @@ def _class_delta_table(rows: list[dict], label_a: str, label_b: str) -> str:
             f'<tr data-class="{escape(r["name"])}"><td>{escape(r["name"])}</td>'
             f'<td class="num">{escape(MISSING if r["n_a"] is None else r["n_a"])}</td>'
             f'<td class="num">{escape(MISSING if r["n_b"] is None else r["n_b"])}</td>'
-            f'<td class="num">{escape(format_fraction(r["a"], r["n_a"]))}</td>'
-            f'<td class="num">{escape(format_fraction(r["b"], r["n_b"]))}</td>'
-            f'<td class="num delta {delta_class(ex, d.delta, noise)}">'
-            f'{escape(MISSING if d.delta is None else format_delta(ex, d.delta))}</td>'
+            f'<td class="num">{escape(r["a_text"])}</td><td class="num">{escape(r["b_text"])}</td>'
+            f'<td class="num delta {delta_class(metric, d.delta, noise)}">'
+            f'{escape(MISSING if d.delta is None else format_delta(metric, d.delta))}</td>'
             f'<td class="num">{MISSING if d.interval is None else format_interval(d.interval)}</td>'
             f'<td class="verdict">{verdict_cell(d)}</td></tr>')
-    return (f'<table id="class-compare"><thead><tr><th>class</th><th class="num">n {escape(label_a)}</th>'
+    return (f'<table id="{table_id}"><thead><tr><th>class</th><th class="num">n {escape(label_a)}</th>'
             f'<th class="num">n {escape(label_b)}</th><th class="num">{escape(label_a)}</th>'
             f'<th class="num">{escape(label_b)}</th>'
             f'<th class="num">Δ</th><th class="num">95% interval of Δ</th><th>verdict</th></tr></thead>'
@@ -133,8 +143,13 @@ def render_compare_report(run_a: dict, run_b: dict, out_path: str | Path, *, lab
     class_rows = _class_rows(run_a, run_b)
     if class_rows:
         chart = img(compare_chart(class_rows, label_a, label_b), "execution accuracy by class, A vs B")
+        suite = ""
+        if _measured_by_class(run_a, TEST_SUITE) or _measured_by_class(run_b, TEST_SUITE):
+            suite_rows = _class_rows(run_a, run_b, TEST_SUITE)
+            suite = (f"<h3>Per-class delta of {TEST_SUITE.label.lower()}</h3>"
+                     f'{_class_delta_table(suite_rows, label_a, label_b, TEST_SUITE, "class-compare-test-suite")}')
         classes = (f'<section id="classes"><h2>Execution accuracy by complexity class</h2>{chart}'
-                   f'<h3>Per-class delta</h3>{_class_delta_table(class_rows, label_a, label_b)}'
+                   f'<h3>Per-class delta</h3>{_class_delta_table(class_rows, label_a, label_b)}{suite}'
                    '<p class="note">Per-class intervals are unpaired; small classes rarely show a difference '
                    'beyond noise.</p></section>')
     else:

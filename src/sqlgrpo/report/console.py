@@ -99,7 +99,10 @@ def _fmt(value: float | None, percent: bool = True) -> str:
 
 
 def print_audit_report(report: dict) -> None:
-    """The report as two rich tables: per reward, then per edit kind."""
+    """The report as rich tables: per reward, then per edit kind; then the gold's single-edit
+    neighbours that agree with it on the shown database, per edit kind, and the share of them the
+    execution reward denies full credit with the test suite (over all of them, and over those not
+    equivalent to the gold by construction)."""
     from rich import box
     from rich.console import Console
     from rich.table import Table
@@ -127,6 +130,33 @@ def print_audit_report(report: dict) -> None:
                                             for r in report["rewards"].values()))
     console.print(by_kind, crop=False)
 
+    found = report.get("discrimination")
+    if not found:
+        return
+    origins = ", ".join(f"{n} {origin.replace('_', ' ')}" for origin, n in found["suite_origins"].items() if n)
+    title = (f"single-edit neighbours that agree with the gold on the shown database (<= {found['neighbours_per_kind']} "
+             f"per kind and row): how many the execution reward denies full credit; {found['rows_with_suite']} of "
+             f"{found['rows']} rows have a test suite ({origins or 'none'})")
+    table = Table(title=title, box=box.SIMPLE_HEAD)
+    table.add_column("edit kind", no_wrap=True)
+    for header in ("run", "agree", "equiv.", "no suite", "caught w/o suite", "caught with suite", "with suite",
+                   "not equiv."):
+        table.add_column(header, justify="right", min_width=_NUMBER_WIDTH)
+
+    def row(name: str, s: dict) -> list[str]:
+        return [name, str(s["neighbours_run"]), str(s["agreeing"]), str(s["equivalent"]),
+                str(s["agreeing_in_rows_without_suite"]), str(s["caught_without_suite"]), str(s["caught_by_suite"]),
+                _fmt(s["caught_share"]), _fmt(s["caught_share_not_equivalent"])]
+
+    for kind, s in found["by_kind"].items():
+        table.add_row(*row(kind, s))
+    table.add_section()
+    table.add_row(*row("all", found))
+    console.print(table, crop=False)
+    if found.get("rows_without_suite"):
+        console.print("rows without a suite: " + ", ".join(f"{why} {n}" for why, n in found["rows_without_suite"].items()),
+                      highlight=False)
+
 
 def eval_summary_text(metrics: dict) -> str:
     """The summary table printed at the end and saved as evaluation_summary.txt."""
@@ -136,6 +166,10 @@ def eval_summary_text(metrics: dict) -> str:
     for key in RATE_KEYS:
         count = metrics.get(f"{key}_count", round(metrics[key] * n))
         lines.append(f"{key:28s} {100 * metrics[key]:6.1f}%  ({count}/{n})")
+    if metrics.get("test_suite_accuracy") is not None:
+        lines.append(f"{'execution -> test suite':28s} {100 * metrics['execution_accuracy']:6.1f}% -> "
+                     f"{100 * metrics['test_suite_accuracy']:.1f}%  (right on the shown database only: "
+                     f"{metrics.get('execution_accuracy_count', 0) - metrics.get('test_suite_accuracy_count', 0)})")
     if metrics.get("pass_at_k") is not None:
         k = metrics["num_samples"]
         lines.append(f"{f'pass@{k}':28s} {100 * metrics['pass_at_k']:6.1f}%")

@@ -5,7 +5,8 @@ between them (`stats.metric_deltas`) in demo_summary.json, and calls it with tha
 page: what changed between the runs in plain words (`stats.comparison_sentences`), the runs side
 by side, a delta table per comparison, the training curves of each stage
 (`charts.render_training_curves` for GRPO's rewards, `charts.render_loss_curves` for the
-supervised losses), stage timings, settings, and links to each run's eval report.
+supervised losses), stage timings, settings, and links to each run's eval report. Test-suite
+accuracy stands beside execution accuracy; a run from before test suites shows "n/a" for it.
 """
 
 from __future__ import annotations
@@ -20,12 +21,13 @@ from sqlgrpo.report.charts import render_loss_curves, render_training_curves
 from sqlgrpo.report.html import (delta_row, delta_table, escape, html_document, img, meta_list, report_date, text_cell,
                                  write_page)
 from sqlgrpo.report.stats import (MEAN_REWARD, METRIC_BY_KEY, MISSING, as_count, as_number, comparison_sentences,
-                                  format_fraction, format_metric, format_value, metric_deltas, record_delta, row_metric)
+                                  format_metric, format_value, metric_deltas, metric_text, record_delta, row_metric)
 
 log = logging.getLogger(__name__)
 
 DEMO_RUNS = ("base", "sft", "contrastive", "tuned")  # the demo's eval runs, in pipeline order
-DEMO_RUN_METRICS = ("format_compliance", "valid_sql_rate", "execution_accuracy", "strict_execution_accuracy")
+DEMO_RUN_METRICS = ("format_compliance", "valid_sql_rate", "execution_accuracy", "test_suite_accuracy",
+                    "strict_execution_accuracy")
 
 
 def _comparison_labels(name: str, labels: Mapping) -> tuple[str, str]:
@@ -99,7 +101,7 @@ def _runs_table(summary: Mapping, runs: list[str], labels: Mapping) -> str:
                         "missing: the stage failed or was skipped</td></tr>")
             continue
         n = as_count(run.get("n"))
-        cells = "".join(f'<td class="num">{escape(format_fraction(run.get(m.key), n))}</td>' for m in metrics)
+        cells = "".join(f'<td class="num">{escape(metric_text(m, run, n))}</td>' for m in metrics)
         rows.append(f'<tr data-run="{escape(name)}">{label}{cells}'
                     f'<td class="num">{escape(format_value(MEAN_REWARD, run.get(MEAN_REWARD.key)))}</td>'
                     f'<td class="num">{escape(MISSING if n is None else n)}</td>'

@@ -1,9 +1,11 @@
 """The HTML report of one eval run: `render_eval_report(metrics, results, out_path)`.
 
 `sqlgrpo.stages.eval` writes `metrics.json` and `evaluation_results.json` into a run folder and
-calls it with both as loaded. The page: the headline metrics (each fraction with its count),
-execution accuracy by complexity class, the outcomes (error taxonomy), the LLM judge's scores when
-a judge ran, and every failing sample in a table that filters by text and error kind.
+calls it with both as loaded. The page: the headline metrics (each fraction with its count;
+test-suite accuracy beside execution accuracy, with how many questions had a suite), accuracy
+by complexity class, the outcomes (error taxonomy), the LLM judge's scores when a judge ran, and
+every failing sample in a table that filters by text and error kind. A sample right on the shown
+database only (wrong on a variant of its test suite) is a failure, tagged as such.
 """
 
 from __future__ import annotations
@@ -16,9 +18,25 @@ from sqlgrpo.report.charts import accuracy_by_class_chart, judge_chart, taxonomy
 from sqlgrpo.report.html import (FILTER_JS, MAX_TABLE_ROWS, escape, html_document, img, kind_tag, meta_list,
                                  report_date, sub_details, text_cell, write_page)
 from sqlgrpo.report.stats import (CLASS_METRICS, HEADLINE_METRICS, MISSING, SCORE_LABELS, as_count, as_number,
-                                  format_fraction, format_value, metric_label, metric_present, sorted_classes,
+                                  format_value, kind_label, metric_label, metric_present, metric_text, sorted_classes,
                                   sorted_taxonomy)
 from sqlgrpo.scoring.judge_rubric import SCORE_FIELDS, SCORE_MAX, SCORE_MIN
+from sqlgrpo.scoring.verdict import SHOWN_DATA_ONLY
+
+TEST_SUITE_KEY = "test_suite_accuracy"
+SUITE_RECORDS_KEY = "test_suite_records"  # questions with a non-empty suite (the eval stage counts them)
+
+
+def _suite_note(metrics: Mapping, n: int | None) -> str:
+    """Under the test-suite card: how many questions had a suite, so that a reader knows whether
+    the number can differ from execution accuracy at all."""
+    with_suite = as_count(metrics.get(SUITE_RECORDS_KEY))
+    if with_suite is None:
+        return ""
+    if with_suite == 0:
+        return '<div class="sub">no question had a test suite: equal to execution accuracy by construction</div>'
+    of = f"/{n}" if n else ""
+    return f'<div class="sub">{with_suite}{of} questions had a test suite</div>'
 
 
 def _headline_cards(metrics: Mapping) -> str:
@@ -29,7 +47,7 @@ def _headline_cards(metrics: Mapping) -> str:
             continue
         value = metrics.get(metric.key)
         if metric.unit == "fraction":
-            text = format_fraction(value, n)
+            text = metric_text(metric, metrics, n)
             big, _, rest = text.partition(" ")
             count = f' <span class="count">{escape(rest)}</span>' if rest else ""
         else:
@@ -38,8 +56,10 @@ def _headline_cards(metrics: Mapping) -> str:
             if metric.unit == "rate":
                 count = ""  # a rate over the whole run, not a mean of samples
         main = " main" if metric.key == "execution_accuracy" else ""
+        note = _suite_note(metrics, n) if metric.key == TEST_SUITE_KEY else ""
         cards.append(f'<div class="card{main}" data-metric="{metric.key}"><div class="label">'
-                     f'{escape(metric_label(metric, metrics))}</div><div class="value">{escape(big)}{count}</div></div>')
+                     f'{escape(metric_label(metric, metrics))}</div><div class="value">{escape(big)}{count}</div>'
+                     f'{note}</div>')
     return f'<div class="cards">{"".join(cards)}</div>'
 
 
@@ -48,17 +68,27 @@ def _class_table(classes: list[tuple[str, Mapping]]) -> str:
     rows = []
     for name, m in classes:
         n = as_count(m.get("n"))
-        cells = "".join(f'<td class="num">{escape(format_fraction(m.get(x.key), n))}</td>' for x in CLASS_METRICS)
-        rows.append(f"<tr><td>{escape(name)}</td><td class=\"num\">{escape(MISSING if n is None else n)}</td>{cells}</tr>")
-    return f'<table><thead><tr><th>class</th><th class="num">n</th>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+        cells = "".join(f'<td class="num">{escape(metric_text(x, m, n))}</td>' for x in CLASS_METRICS)
+        rows.append(f'<tr data-class="{escape(name)}"><td>{escape(name)}</td>'
+                    f'<td class="num">{escape(MISSING if n is None else n)}</td>{cells}</tr>')
+    return (f'<table id="by-class"><thead><tr><th>class</th><th class="num">n</th>{head}</tr></thead>'
+            f'<tbody>{"".join(rows)}</tbody></table>')
 
 
 def _taxonomy_table(kinds: list[tuple[str, int]]) -> str:
     total = sum(c for _, c in kinds)
-    rows = "".join(f'<tr><td>{kind_tag(k)}</td><td class="num">{c}</td>'
+    rows = "".join(f'<tr data-kind="{escape(k)}"><td>{kind_tag(k)}</td><td class="num">{c}</td>'
                    f'<td class="num">{f"{100 * c / total:.1f}%" if total else MISSING}</td></tr>' for k, c in kinds)
-    return (f'<table><thead><tr><th>outcome</th><th class="num">samples</th><th class="num">share</th></tr></thead>'
-            f'<tbody>{rows}</tbody></table>')
+    return (f'<table id="taxonomy"><thead><tr><th>outcome</th><th class="num">samples</th>'
+            f'<th class="num">share</th></tr></thead><tbody>{rows}</tbody></table>')
+
+
+def _taxonomy_note(kinds: list[tuple[str, int]]) -> str:
+    count = dict(kinds).get(SHOWN_DATA_ONLY)
+    if not count:
+        return ""
+    return (f'<p class="note">{escape(kind_label(SHOWN_DATA_ONLY))}: the gold\'s result on the database the '
+            "question shows, another on a variant of it from the question's test suite; scored as a wrong result.</p>")
 
 
 def _judge_cell(judge: Any) -> str:
@@ -116,21 +146,27 @@ def _failures_section(results: list[Mapping]) -> str:
     for r in failures:
         kind = str(r.get("error_kind") or "unknown")
         kind_counts[kind] = kind_counts.get(kind, 0) + 1
-    options = "".join(f'<option value="{escape(k)}">{escape(k)} ({c})</option>'
+    options = "".join(f'<option value="{escape(k)}">{escape(kind_label(k))} ({c})</option>'
                       for k, c in sorted_taxonomy(kind_counts))
     shown = failures[:MAX_TABLE_ROWS]
     rows = []
     for r in shown:
         kind = str(r.get("error_kind") or "unknown")
         model_sql = text_cell(r.get("extracted_sql"), code=True) + sub_details("raw output", r.get("raw_output"))
+        marked = ' class="shown-data-only"' if kind == SHOWN_DATA_ONLY else ""
         rows.append(
-            f'<tr data-id="{escape(r.get("id"))}" data-kind="{escape(kind)}">'
+            f'<tr data-id="{escape(r.get("id"))}" data-kind="{escape(kind)}"{marked}>'
             f'<td>{escape(r.get("id"))}</td><td>{escape(r.get("sql_complexity") or MISSING)}</td><td>{kind_tag(kind)}</td>'
             f'<td>{text_cell(r.get("question"))}{sub_details("schema", r.get("context"))}</td>'
             f'<td>{text_cell(r.get("gold"), code=True)}</td><td>{model_sql}</td>'
             f'<td>{text_cell(r.get("error"))}</td><td>{_judge_cell(r.get("judge"))}</td></tr>')
     cut = (f'<p class="note">Showing the first {MAX_TABLE_ROWS} of {len(failures)} failures; '
            "evaluation_results.json has them all.</p>") if len(failures) > MAX_TABLE_ROWS else ""
+    shown_only = kind_counts.get(SHOWN_DATA_ONLY, 0)
+    if shown_only:
+        cut += (f'<p class="note">{shown_only} of them {"is" if shown_only == 1 else "are"} '
+                f'{escape(kind_label(SHOWN_DATA_ONLY))}: execution accuracy counts '
+                f'{"it" if shown_only == 1 else "them"} as right, test-suite accuracy does not.</p>')
     colgroup = ('<colgroup><col style="width:5%"><col style="width:8%"><col style="width:10%">'
                 '<col style="width:17%"><col style="width:18%"><col style="width:17%"><col style="width:11%">'
                 '<col style="width:14%"></colgroup>')
@@ -162,16 +198,17 @@ def render_eval_report(metrics: dict, results: list[dict], out_path: str | Path,
     classes = sorted_classes(metrics.get("by_complexity"))
     kinds = sorted_taxonomy(metrics.get("error_taxonomy"))
     if classes:
-        class_chart = img(accuracy_by_class_chart(classes, as_number(metrics.get("execution_accuracy"))),
-                           "execution accuracy by complexity class")
+        class_chart = img(accuracy_by_class_chart(classes, as_number(metrics.get("execution_accuracy")),
+                                                  as_number(metrics.get(TEST_SUITE_KEY))),
+                          "execution and test-suite accuracy by complexity class")
     else:
         class_chart = '<p class="note">No per-class metrics in this run.</p>'
     if kinds:
-        taxonomy = img(taxonomy_chart(kinds), "error taxonomy") + _taxonomy_table(kinds)
+        taxonomy = img(taxonomy_chart(kinds), "error taxonomy") + _taxonomy_table(kinds) + _taxonomy_note(kinds)
     else:
         taxonomy = '<p class="note">No error taxonomy in this run.</p>'
     breakdown = ('<section id="breakdown"><div class="grid2">'
-                 f'<div><h2>Execution accuracy by complexity class</h2>{class_chart}</div>'
+                 f'<div><h2>Accuracy by complexity class</h2>{class_chart}</div>'
                  f'<div><h2>Outcomes (error taxonomy)</h2>{taxonomy}</div></div>'
                  + (f'<h3>All metrics by class</h3>{_class_table(classes)}' if classes else "") + "</section>")
 

@@ -25,7 +25,8 @@ from typing import Any
 
 from sqlgrpo.common.files import atomic_write_text
 from sqlgrpo.common.text import squeeze
-from sqlgrpo.report.stats import MISSING, Delta, Metric, delta_class, format_delta, format_interval, within_noise
+from sqlgrpo.report.stats import (MISSING, Delta, Metric, delta_class, format_delta, format_interval, kind_label,
+                                  within_noise)
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,7 @@ section{background:#fff;border:1px solid #d8dee4;border-radius:8px;padding:16px 
 .card .value{font-size:24px;font-weight:600}
 .card .count{color:#59636e;font-size:13px;font-weight:400}
 .card.main{border-color:#3b6fb6;background:#f0f5fc}
+.card .sub{color:#59636e;font-size:12px;margin-top:2px}
 .grid2{display:grid;grid-template-columns:1fr 1fr;gap:18px;align-items:start}
 @media (max-width:900px){.grid2{grid-template-columns:1fr}}
 img{max-width:100%;height:auto;display:block}
@@ -71,6 +73,8 @@ td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:now
 .verdict{white-space:nowrap}
 .tag{display:inline-block;border-radius:10px;padding:0 7px;font-size:12px;background:#eaeef2;white-space:nowrap}
 .tag.k-correct{background:#dafbe1}.tag.k-wrong_result{background:#fff1cc}
+.tag.k-shown_data_only{background:#f3e8ff;box-shadow:inset 0 0 0 1px #8250df;color:#5a32a3}
+tr.shown-data-only td:first-child{box-shadow:inset 3px 0 0 #8250df}
 pre{margin:0;white-space:pre-wrap;overflow-wrap:anywhere;font:12px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
 .txt{overflow-wrap:anywhere}
 details summary{cursor:pointer;color:#3b6fb6;overflow-wrap:anywhere}
@@ -171,10 +175,13 @@ def sub_details(label: str, value: Any) -> str:
 
 
 def kind_tag(kind: Any) -> str:
-    """An error kind as a coloured tag ("unknown" when missing)."""
+    """An error kind as a coloured tag ("unknown" when missing), in words where its key would not
+    say it (`stats.KIND_LABELS`; the key is then the tag's title)."""
     kind = "unknown" if kind is None or kind == "" else str(kind)
     safe_class = "".join(c for c in kind if c.isalnum() or c == "_")
-    return f'<span class="tag k-{safe_class}">{escape(kind)}</span>'
+    label = kind_label(kind)
+    title = f' title="{escape(kind)}"' if label != kind else ""
+    return f'<span class="tag k-{safe_class}"{title}>{escape(label)}</span>'
 
 
 # --- comparison tables -----------------------------------------------------------------------

@@ -2,14 +2,17 @@
 difference between two runs is. No matplotlib and no HTML here (`charts` and `html` build on it).
 
 `HEADLINE_METRICS` are the metrics.json keys every report shows (`CLASS_METRICS` per complexity
-class; `MEAN_REWARD` is a score, not a fraction of samples). `format_fraction`, `format_metric`
-and `format_delta` write them; `proportion_diff_interval` (two independent samples) and
+class; `MEAN_REWARD` is a score, not a fraction of samples), and `KIND_LABELS` the outcome kinds
+that read better in words than as their key. `format_fraction`, `format_metric` and
+`format_delta` write them; `proportion_diff_interval` (two independent samples) and
 `paired_diff_interval` (the same samples, by McNemar's discordant counts) give the 95% interval of
 a difference, and `within_noise` says whether it includes 0. `metric_deltas` turns two runs into
 the rows of a comparison as plain data (the demo keeps them in demo_summary.json), and
 `comparison_sentences` says them in plain words.
 
-Inputs may come from older runs: any metric may be missing or null, and renders as "–".
+Inputs may come from older runs: any metric may be missing or null, and renders as "–"; a metric
+newer than the run (test-suite accuracy in a metrics.json written before test suites) renders as
+"n/a" (`metric_text`).
 
     >>> format_fraction(0.42, 50)
     '42.0% (21/50)'
@@ -28,10 +31,12 @@ from typing import Any
 
 from sqlgrpo.scoring.judge_rubric import SCORE_MAX, SCORE_MIN
 from sqlgrpo.scoring.metrics import TAXONOMY
+from sqlgrpo.scoring.verdict import SHOWN_DATA_ONLY
 
 log = logging.getLogger(__name__)
 
 MISSING = "–"  # what a missing or null value renders as
+NOT_MEASURED = "n/a"  # what a metric renders as in a run that predates it
 Z_95 = 1.96  # two-sided 95% quantile of the normal distribution
 MINUS = "\u2212"  # a real minus sign: as wide as "+", so signed columns line up
 
@@ -40,6 +45,8 @@ SCORE_LABELS = tuple(str(score) for score in range(SCORE_MIN, SCORE_MAX + 1))
 
 # Outcome kinds in reading order: the metric's own taxonomy. Unknown kinds (older runs) follow.
 ERROR_KIND_ORDER = TAXONOMY
+# Kinds whose key does not say what they mean; the others are shown as they are.
+KIND_LABELS = {SHOWN_DATA_ONLY: "right on the shown data only"}
 
 
 @dataclass(frozen=True)
@@ -52,10 +59,15 @@ class Metric:
     per_sample: str | None = None  # the boolean result field this fraction is the mean of
     higher_is_better: bool | None = True  # None: neither direction is better (answer length)
     optional: bool = False  # shown only when the run computed it
+    absent: str = MISSING  # shown for a run without the key at all
+    legacy_per_sample: str | None = None  # the field that held it in results without `per_sample`
 
 
 HEADLINE_METRICS = (
-    Metric("execution_accuracy", "Execution accuracy", per_sample="correct"),
+    # Results written before test suites have no `shown_correct`: their `correct` was this match.
+    Metric("execution_accuracy", "Execution accuracy", per_sample="shown_correct", legacy_per_sample="correct"),
+    # Right on every database of the record's suite too; older runs did not measure it.
+    Metric("test_suite_accuracy", "Test-suite accuracy", per_sample="correct", absent=NOT_MEASURED),
     Metric("strict_execution_accuracy", "Strict execution accuracy", per_sample="strict_correct"),
     Metric("exact_match", "Exact match", per_sample="exact_match"),
     Metric("valid_sql_rate", "Valid SQL rate", per_sample="valid_sql"),
@@ -73,8 +85,9 @@ CLASS_METRICS = tuple(m for m in HEADLINE_METRICS if m.unit == "fraction" and no
 MEAN_REWARD = Metric("mean_reward", "Mean reward", unit="score")
 METRIC_BY_KEY = {m.key: m for m in HEADLINE_METRICS + (MEAN_REWARD,)}
 # What "What changed" must always speak to, in the order a model learns them: the answer format
-# first, then SQL that runs, then SQL that returns the right rows.
-CHANGE_METRICS = ("format_compliance", "valid_sql_rate", "execution_accuracy")
+# first, then SQL that runs, then SQL that returns the right rows, on the shown data and on its
+# test-suite variants.
+CHANGE_METRICS = ("format_compliance", "valid_sql_rate", "execution_accuracy", "test_suite_accuracy")
 
 
 # --- numbers ---------------------------------------------------------------------------------
@@ -129,6 +142,19 @@ def format_value(metric: Metric, value: Any) -> str:
 def format_metric(metric: Metric, value: Any, n: int | None) -> str:
     """A metric's value as the tables show it: a fraction with its count of n, anything else in its unit."""
     return format_fraction(value, n) if metric.unit == "fraction" else format_value(metric, value)
+
+
+def metric_text(metric: Metric, values: Mapping, n: int | None) -> str:
+    """A metric of a run (or of one class of it) as the tables show it: `format_metric`, or
+    `metric.absent` when `values` lacks the key (a run that predates the metric)."""
+    if not isinstance(values, Mapping) or metric.key not in values:
+        return metric.absent
+    return format_metric(metric, values.get(metric.key), n)
+
+
+def kind_label(kind: Any) -> str:
+    """An outcome kind as a reader sees it ("right on the shown data only"); unknown kinds as they are."""
+    return KIND_LABELS.get(str(kind), str(kind))
 
 
 def signed(value: float, digits: int, suffix: str = "") -> str:
@@ -273,14 +299,24 @@ def unpaired_delta(p_a: float | None, n_a: int | None, p_b: float | None, n_b: i
     return Delta(p_b - p_a, proportion_diff_interval(p_a, n_a, p_b, n_b))
 
 
+def sample_flag(metric: Metric, sample: Mapping) -> bool | None:
+    """The per-sample boolean a fraction is the mean of (from `legacy_per_sample` in results
+    that predate `per_sample`); None when the sample has neither."""
+    if not metric.per_sample:
+        return None
+    field = metric.per_sample if metric.per_sample in sample or not metric.legacy_per_sample \
+        else metric.legacy_per_sample
+    value = sample.get(field)
+    return value if isinstance(value, bool) else None
+
+
 def paired_delta(metric: Metric, pairs: list[tuple[Mapping, Mapping]]) -> Delta | None:
     """The paired interval from per-sample booleans, or None when a sample lacks the field."""
-    field = metric.per_sample
-    if not field or not pairs or not all(isinstance(a.get(field), bool) and isinstance(b.get(field), bool)
-                                         for a, b in pairs):
+    flags = [(sample_flag(metric, a), sample_flag(metric, b)) for a, b in pairs]
+    if not flags or any(a is None or b is None for a, b in flags):
         return None
-    a_only = sum(1 for a, b in pairs if a[field] and not b[field])
-    b_only = sum(1 for a, b in pairs if b[field] and not a[field])
+    a_only = sum(1 for a, b in flags if a and not b)
+    b_only = sum(1 for a, b in flags if b and not a)
     interval = paired_diff_interval(a_only, b_only, len(pairs))
     return Delta((b_only - a_only) / len(pairs), interval, len(pairs))
 
@@ -314,10 +350,12 @@ def match_by_id(results_a: list | None, results_b: list | None, label_a: str,
 
 def fraction_delta(metric: Metric, v_a: float | None, n_a: int | None, v_b: float | None, n_b: int | None,
                     pairs: list[tuple[Mapping, Mapping]] | None) -> Delta:
-    """B − A of a headline fraction, with its interval paired when the samples match."""
+    """B − A of a headline fraction, with its interval paired when the samples match; no
+    difference when a run lacks the metric (its samples' fields may mean something else)."""
+    if v_a is None or v_b is None:
+        return Delta()
     d = (pairs and paired_delta(metric, pairs)) or unpaired_delta(v_a, n_a, v_b, n_b)
-    if v_a is not None and v_b is not None:
-        d.delta = v_b - v_a  # show the headline difference; the interval may be paired
+    d.delta = v_b - v_a  # show the headline difference; the interval may be paired
     return d
 
 
@@ -407,8 +445,9 @@ def _change_sentence(metric: Metric, row: Mapping | None) -> str:
 
 def comparison_sentences(rows: list[Mapping]) -> list[str]:
     """The rows of one `metric_deltas` comparison in plain words: format compliance, valid SQL
-    rate and execution accuracy (each with its counts, change and noise verdict), then the mean
-    reward. The demo prints them and its report shows them."""
+    rate, execution accuracy and test-suite accuracy (each with its counts, change and noise
+    verdict, or "not measured in both runs"), then the mean reward. The demo prints them and its
+    report shows them."""
     by_key = {str(r.get("metric")): r for r in rows if isinstance(r, Mapping)}
     sentences = [_change_sentence(METRIC_BY_KEY[key], by_key.get(key)) for key in CHANGE_METRICS]
     if MEAN_REWARD.key in by_key:

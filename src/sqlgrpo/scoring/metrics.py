@@ -26,7 +26,8 @@ from sqlglot import exp
 
 from sqlgrpo.common.files import json_safe
 from sqlgrpo.scoring.answers import ParsedAnswer, is_strict_format, parse_answer, soft_format_score
-from sqlgrpo.scoring.verdict import (CORRECT, GOLD_FAILED, NO_SQL, WRONG_RESULT, WRONG_STATEMENT_KIND, Verdict,
+from sqlgrpo.scoring.suites import record_suite
+from sqlgrpo.scoring.verdict import (CORRECT, GOLD_FAILED, NO_SQL, SHOWN_DATA_ONLY, WRONG_RESULT, WRONG_STATEMENT_KIND, Verdict,
                                      gold_outcome, verdicts)
 from sqlgrpo.sql import ErrorKind
 from sqlgrpo.sql.analysis import parse_statements
@@ -34,13 +35,14 @@ from sqlgrpo.sql.analysis import parse_statements
 # The error taxonomy of a sample, in the order reports list it: right, then wrong, then failures
 # from the earliest stage (no SQL at all) to the latest (it ran out of time), then the executor's
 # refusals. Kinds outside it (a gold that failed) follow.
-TAXONOMY = (CORRECT, WRONG_RESULT, NO_SQL, ErrorKind.SYNTAX, ErrorKind.MISSING_TABLE, ErrorKind.MISSING_COLUMN,
+TAXONOMY = (CORRECT, SHOWN_DATA_ONLY, WRONG_RESULT, NO_SQL, ErrorKind.SYNTAX, ErrorKind.MISSING_TABLE, ErrorKind.MISSING_COLUMN,
             ErrorKind.RUNTIME, ErrorKind.TIMEOUT, ErrorKind.TOO_LARGE, ErrorKind.FORBIDDEN, WRONG_STATEMENT_KIND,
             GOLD_FAILED)
 
 # Each headline rate is the share of answers whose record has this field true.
 METRICS: dict[str, str] = {
-    "execution_accuracy": "correct",
+    "execution_accuracy": "shown_correct",  # the gold's outcome on the shown database (EX)
+    "test_suite_accuracy": "correct",  # ... and on every variant of its test suite (TS)
     "strict_execution_accuracy": "strict_correct",
     "exact_match": "exact_match",
     "valid_sql_rate": "valid_sql",
@@ -49,7 +51,7 @@ METRICS: dict[str, str] = {
 }
 RATE_KEYS = tuple(METRICS)
 PREVIEW_ROWS = 5  # result rows kept per answer for the report: enough to see what it returned
-SAMPLE_FIELDS = ("raw_output", "extracted_sql", "correct", "error_kind", "outcome")  # kept per extra sample
+SAMPLE_FIELDS = ("raw_output", "extracted_sql", "correct", "shown_correct", "error_kind", "outcome")  # kept per extra sample
 
 
 # --------------------------------------------------------------------------------------------
@@ -84,7 +86,8 @@ def answer_record(raw_output: str, answer: ParsedAnswer, found: Verdict, gold: s
     out: dict[str, Any] = {"raw_output": raw_output, "extracted_sql": answer.sql, "reasoning": answer.reasoning,
                            "sql_source": answer.sql_source, "format_strict": is_strict_format(raw_output),
                            "format_soft": soft_format_score(raw_output) >= 1.0, "gold_ok": gold_ok,
-                           "valid_sql": found.ran, "correct": found.correct, "strict_correct": found.strict_correct,
+                           "valid_sql": found.ran, "correct": found.correct, "shown_correct": found.shown_correct,
+                           "suite_checked": found.variants_checked, "strict_correct": found.strict_correct,
                            "exact_match": exact_match(answer.sql, gold, backend), "error_kind": found.kind,
                            "error": found.error, "outcome": found.outcome, "execution_score": found.score}
     if found.prediction is not None:
@@ -95,7 +98,8 @@ def answer_record(raw_output: str, answer: ParsedAnswer, found: Verdict, gold: s
 
 
 def score_answer(raw_output: str, record: dict, backend: str = "sqlite") -> dict:
-    """The record of one answer to one question (`record` holds `sql` and `sql_context`)."""
+    """The record of one answer to one question (`record` holds `sql` and `sql_context`, and
+    `test_suite` when prepare built one)."""
     return score_records([record], [[raw_output]], backend)[0][0]
 
 
@@ -103,7 +107,7 @@ def score_records(records: Sequence[dict], outputs: Sequence[Sequence[str]], bac
     """For each question, the records of its answers (`outputs[i]` answer `records[i]`). All
     verdicts are taken at once: each distinct answer runs once, in parallel."""
     answers = [[parse_answer(text) for text in texts] for texts in outputs]
-    items = [(a.sql, r["sql"], r["sql_context"], backend) for r, row in zip(records, answers) for a in row]
+    items = [(a.sql, r["sql"], r["sql_context"], backend, record_suite(r)) for r, row in zip(records, answers) for a in row]
     found = iter(verdicts(items))
     out = []
     for record, texts, row in zip(records, outputs, answers):
@@ -197,4 +201,5 @@ def heldout_metrics(texts: Sequence[str], records: Sequence[dict], backend: str 
     """Execution accuracy and format compliance of one answer per record, as evaluation
     defines them (over every answer): what the held-out check logs during training."""
     scored = [samples[0] for samples in score_records(records, [[t] for t in texts], backend)]
-    return {name: rate(scored, METRICS[name]) for name in ("execution_accuracy", "format_compliance")}
+    return {name: rate(scored, METRICS[name]) for name in ("execution_accuracy", "test_suite_accuracy",
+                                                              "format_compliance")}

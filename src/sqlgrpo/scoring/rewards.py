@@ -31,6 +31,7 @@ from sqlglot import exp
 from sqlgrpo.common.cache import LRUCache
 from sqlgrpo.common.errors import SqlgrpoError
 from sqlgrpo.scoring.answers import is_strict_format, parse_answer, soft_format_score
+from sqlgrpo.scoring.suites import TEST_SUITE_FIELD, suite_of
 from sqlgrpo.scoring.verdict import clear_gold_caches, executor_for, gold_outcome, gold_trees, verdicts
 from sqlgrpo.sql.analysis import parse_statements, references, statement_kinds, structure_features
 
@@ -152,6 +153,12 @@ def execution_reward(completions: Sequence[Any], sql: Sequence[str], sql_context
     (DML for a question, a bare SELECT for an update). None where the gold itself fails. Each
     distinct answer runs once, in parallel, each under the executor's time limit.
 
+    With a `test_suite` column (the record's suite, written by `prepare`), full credit needs the
+    gold's outcome on every variant too; an answer right on the shown database only gets
+    EXEC_RAN_WRONG. The variants run only for answers that match on the shown database, and one
+    answer's runs on all of them share one time budget. Without the column (or with an empty
+    suite) the answer is judged on the shown database alone.
+
     >>> ctx = "CREATE TABLE t (x INT); INSERT INTO t VALUES (1), (2);"
     >>> execution_reward(["<sql>SELECT SUM(x) AS total FROM t</sql>", "<sql>SELECT MAX(x) FROM t</sql>",
     ...                   "<sql>DELETE FROM t</sql>", "no sql here"], sql=["SELECT SUM(x) FROM t"] * 4,
@@ -159,7 +166,9 @@ def execution_reward(completions: Sequence[Any], sql: Sequence[str], sql_context
     [1.0, 0.1, 0.0, 0.0]
     """
     golds, contexts, backends = _columns(len(completions), sql, sql_context, kwargs)
-    items = [(_answer_sql(c), g, ctx, b) for c, g, ctx, b in zip(completions, golds, contexts, backends)]
+    suites = [suite_of(s) for s in _per_sample(kwargs, TEST_SUITE_FIELD, len(completions), ())]
+    items = [(_answer_sql(c), g, ctx, b, suite)
+             for c, g, ctx, b, suite in zip(completions, golds, contexts, backends, suites)]
     scores = {item: _EXECUTION_SCORES.get(item, _MISSING) for item in items}
     todo = [item for item, score in scores.items() if score is _MISSING]
     for item, found in zip(todo, verdicts(todo)):

@@ -13,6 +13,18 @@ runs an answer to judge it.
     >>> [verdict(s, "SELECT SUM(x) FROM t", ctx).kind for s in ("SELECT MAX(x) FROM t", "DELETE FROM t", None)]
     ['wrong_result', 'wrong_statement_kind', 'no_sql']
 
+With a test suite (`suite`: variants of the database, `sqlgrpo.sql.fuzz`), an answer that
+matches on the shown database is run on each variant too, and is correct only when it matches
+there as well; one that matches on the shown database alone is `SHOWN_DATA_ONLY`, with the
+credit of a wrong result. The variants run only for answers that match on the shown database,
+in the suite's order, stopping at the first mismatch, all within one time budget per answer
+(`BUDGET_QUERY_LIMITS` times the executor's per-query limit).
+
+    >>> suite = ("INSERT INTO t VALUES (-5);",)
+    >>> v = verdict("SELECT SUM(x) FROM t WHERE x > 0", "SELECT SUM(x) FROM t", ctx, suite=suite)
+    >>> v.kind, v.score, v.shown_correct
+    ('shown_data_only', 0.1, True)
+
 The comparison is `sqlgrpo.scoring.matching.outcomes_match` (test-suite semantics: rows as
 multisets, order only when the gold has a top-level ORDER BY, columns in any order, DML by the
 state it leaves); strict correctness is the BIRD convention (sets of rows, columns in order).
@@ -35,6 +47,7 @@ from sqlgrpo.common.text import statement_key
 from sqlgrpo.scoring.matching import modifies, outcome_key, outcomes_match
 from sqlgrpo.sql import BACKENDS, ErrorKind, ExecResult, SQLExecutor, default_executor
 from sqlgrpo.sql.analysis import is_ordered, parse_any
+from sqlgrpo.sql.fuzz import variant_context
 
 log = logging.getLogger(__name__)
 
@@ -49,11 +62,15 @@ WRONG_RESULT = "wrong_result"
 WRONG_STATEMENT_KIND = "wrong_statement_kind"  # DML for a question, a SELECT for an update
 NO_SQL = "no_sql"
 GOLD_FAILED = "gold_failed"  # the answer ran, the gold did not: nothing to compare with
+SHOWN_DATA_ONLY = "shown_data_only"  # the gold's outcome on the shown database, not on a variant of it
 
 GOLD_CACHE_SIZE = 4_096  # gold outcomes and parsed golds kept across steps
 PARALLEL_MIN_ANSWERS = 4  # fewer distinct answers than this: threads cost more than they save
+BUDGET_QUERY_LIMITS = 2  # one answer's time on all the databases of its suite, in per-query
+# limits: nine databases must not mean nine times the limit for one rollout
 
-Item = tuple[str | None, str, str, str]  # (answer SQL or None, gold, context, backend)
+Suite = tuple[str, ...]  # variants of the shown database, as `sqlgrpo.sql.fuzz` writes them
+Item = tuple  # (answer SQL or None, gold, context, backend[, suite])
 
 
 @dataclass(frozen=True)
@@ -74,6 +91,8 @@ class Verdict:
     prediction: ExecResult | None = None
     same_kind: bool = False  # both ran, and both modify the database or neither does
     cacheable: bool = True
+    shown_correct: bool = False  # the gold's outcome on the shown database (plain execution match)
+    variants_checked: int = 0  # suite variants the answer matched on
     gold: ExecResult | None = field(default=None, repr=False, compare=False)  # for strict_correct
 
     @property
@@ -136,16 +155,18 @@ def clear_gold_caches() -> None:
 # --------------------------------------------------------------------------------------------
 # One verdict
 
-def verdict(pred_sql: str | None, gold: str, context: str, backend: str = "sqlite") -> Verdict:
-    """Compare one answer's SQL with the gold on the context's database, running the answer at
-    most once. Never raises on the answer, whatever its text."""
+def verdict(pred_sql: str | None, gold: str, context: str, backend: str = "sqlite", suite: Suite = ()) -> Verdict:
+    """Compare one answer's SQL with the gold on the context's database (running the answer at
+    most once there) and, when it matches, on each database of `suite`. Never raises on the
+    answer, whatever its text."""
     backend = backend if backend in BACKENDS else "sqlite"
     gold_result = gold_outcome(gold, context, backend)
     if not pred_sql:
         return Verdict(EXEC_FAILED if gold_result.ok else None, NO_SQL, "no SQL found in the answer")
     if gold_result.ok and statement_key(pred_sql) == statement_key(gold):
-        # The gold's own text: the same program, the same outcome; no need to run it again.
-        return Verdict(EXEC_MATCH, CORRECT, prediction=gold_result, same_kind=True, gold=gold_result)
+        # The gold's own text: the same program, the same outcome everywhere; no need to run it.
+        return Verdict(EXEC_MATCH, CORRECT, prediction=gold_result, same_kind=True, gold=gold_result,
+                       shown_correct=True, variants_checked=len(suite))
     pred = executor_for(backend).run(pred_sql, context)
     if not pred.ok:
         return Verdict(EXEC_FAILED if gold_result.ok else None, pred.error_kind or ErrorKind.RUNTIME, pred.error,
@@ -157,20 +178,64 @@ def verdict(pred_sql: str | None, gold: str, context: str, backend: str = "sqlit
         # A DELETE never answers a question; a SELECT never performs an update.
         return Verdict(EXEC_FAILED, WRONG_STATEMENT_KIND,
                        "modifies the database where the gold does not, or the reverse", prediction=pred)
-    if not outcomes_match(gold_result, pred) or (
-            # Same rows; whether their order must match too takes a parse of the gold, needed only here.
-            not modifies(gold_result) and len(gold_result.rows) > 1 and gold_is_ordered(gold, backend)
-            and not outcomes_match(gold_result, pred, order_matters=True)):
+    if not same_outcome(gold_result, pred, gold, backend):
         return Verdict(EXEC_RAN_WRONG, WRONG_RESULT, "runs, but its outcome differs from the gold's",
                        prediction=pred, same_kind=True, gold=gold_result)
-    return Verdict(EXEC_MATCH, CORRECT, prediction=pred, same_kind=True, gold=gold_result)
+    budget = BUDGET_QUERY_LIMITS * executor_for(backend).timeout_s - pred.elapsed_s
+    checked, why, cacheable = _check_suite(pred_sql, gold, context, backend, suite, budget)
+    if why:
+        return Verdict(EXEC_RAN_WRONG, SHOWN_DATA_ONLY, why, prediction=pred, same_kind=True, gold=gold_result,
+                       cacheable=cacheable, shown_correct=True, variants_checked=checked)
+    return Verdict(EXEC_MATCH, CORRECT, prediction=pred, same_kind=True, gold=gold_result, shown_correct=True,
+                   variants_checked=checked)
+
+
+def same_outcome(gold_result: ExecResult, pred: ExecResult, gold: str, backend: str = "sqlite") -> bool:
+    """Whether a prediction gives the gold's outcome: both ran, the same kind of statement, the
+    same rows or state (row order too when the gold orders its result)."""
+    if not outcomes_match(gold_result, pred):
+        return False
+    # Same rows; whether their order must match too takes a parse of the gold, needed only here.
+    return (modifies(gold_result) or len(gold_result.rows) <= 1 or not gold_is_ordered(gold, backend)
+            or outcomes_match(gold_result, pred, order_matters=True))
+
+
+def _check_suite(pred_sql: str, gold: str, context: str, backend: str, suite: Suite,
+                 budget: float) -> tuple[int, str, bool]:
+    """Run an answer that matched on the shown database on each variant, in order, until one
+    disagrees or the answer's time budget (seconds of its own runs; the gold's are not
+    counted) is spent: (variants matched, why it is not correct or "", whether the verdict may
+    be cached)."""
+    executor = executor_for(backend)
+    checked = 0
+    for number, delta in enumerate(suite, 1):
+        variant = variant_context(context, delta)
+        gold_result = gold_outcome(gold, variant, backend)
+        if not gold_result.ok:
+            # Prepare keeps only variants the gold runs on; one from an edited file proves nothing.
+            log.debug("gold fails on suite variant %d (%s): skipped", number, gold_result.error_kind)
+            continue
+        remaining = budget
+        if remaining <= 0:
+            return checked, (f"right on the shown database; the time budget ran out "
+                             f"before test-suite variant {number} of {len(suite)}"), False
+        pred = executor.run(pred_sql, variant, timeout_s=min(executor.timeout_s, remaining))
+        budget -= pred.elapsed_s
+        if not pred.ok:
+            return checked, (f"right on the shown database, fails on test-suite variant {number} of {len(suite)} "
+                             f"({pred.error_kind}): {pred.error}"), not pred.timed_out
+        if not same_outcome(gold_result, pred, gold, backend):
+            return checked, (f"right on the shown database, another outcome than the gold's on test-suite "
+                             f"variant {number} of {len(suite)}"), True
+        checked += 1
+    return checked, "", True
 
 
 def safe_verdict(item: Item) -> Verdict:
     """`verdict` of one item; an internal error becomes a failed verdict, never an exception."""
-    pred_sql, gold, context, backend = item
+    pred_sql, gold, context, backend, *rest = item
     try:
-        return verdict(pred_sql, gold, context, backend)
+        return verdict(pred_sql, gold, context, backend, tuple(rest[0]) if rest and rest[0] else ())
     except Exception as e:  # noqa: BLE001 - never raise on an answer
         log.debug("verdict failed on %r", (pred_sql or "")[:200], exc_info=True)
         return Verdict(EXEC_FAILED, ErrorKind.RUNTIME, f"internal error: {e!r}", cacheable=False)
@@ -195,10 +260,10 @@ def _pool() -> ThreadPoolExecutor:
 
 
 def verdicts(items: Sequence[Item]) -> list[Verdict]:
-    """The verdict of each (answer SQL, gold, context, backend), in order. Each distinct gold
-    runs once, then each distinct item once (a GRPO group often repeats an answer), spread over
+    """The verdict of each (answer SQL, gold, context, backend[, suite]), in order (a suite is
+    a tuple of variants, so that items hash). Each distinct gold runs once, then each distinct item once (a GRPO group often repeats an answer), spread over
     the cores."""
-    for gold, context, backend in dict.fromkeys((g, c, b) for _, g, c, b in items):
+    for gold, context, backend in dict.fromkeys(item[1:4] for item in items):
         gold_outcome(gold, context, backend if backend in BACKENDS else "sqlite")
     distinct = list(dict.fromkeys(items))
     workers = _pool()._max_workers

@@ -78,6 +78,8 @@ QUERY_TIMEOUT_S = 2.0  # a rollout's query must not stall a GRPO step; gold quer
 CONTEXT_TIMEOUT_S = 10.0  # building a context runs trusted-ish dataset SQL, once per context
 CONTEXT_CACHE_SIZE = 2_048  # pristine databases kept per executor (each is tens of KB): an epoch
 # over a few thousand prompts comes back to warm databases
+REFUSAL_CACHE_SIZE = 8_192  # texts whose pre-checks are remembered (each at most the size below)
+REFUSAL_CACHE_MAX_CHARS = 4_000  # longer texts are checked every time: the cache stays small
 
 
 class Engine(Protocol):
@@ -141,6 +143,7 @@ class ExampleDatabase:
     dialect: str = AS_WRITTEN  # AS_WRITTEN, or the flavour of the first transpiled statement
     statement_dialects: tuple[str, ...] = ()
     build_s: float = 0.0
+    failed_statement: int = 0  # 1-based number of the context statement that failed (0: none)
     _engine: Engine | None = None  # holds the pristine database; None once closed
     _schema: dict[str, list[str]] | None = None
 
@@ -175,14 +178,9 @@ class ExampleDatabase:
              max_bytes: int) -> ExecResult:
         if not self.ok:
             return ExecResult(ok=False, error_kind=ErrorKind.CONTEXT, error=self.error)
-        bad = check_text(sql, MAX_SQL_CHARS)
-        if bad is not None:
-            return ExecResult(ok=False, error_kind=bad.kind, error=bad.message)
-        if not split_statements(sql, self.backend):
-            return ExecResult(ok=False, error_kind=ErrorKind.EMPTY, error="no SQL statement (blank or comments only)")
-        if nesting_depth(sql) > MAX_NESTING_DEPTH:
-            return ExecResult(ok=False, error_kind=ErrorKind.TOO_LARGE,
-                              error=f"parentheses nested deeper than {MAX_NESTING_DEPTH}")
+        refused = _refusal(sql, self.backend)
+        if refused is not None:
+            return ExecResult(ok=False, error_kind=refused[0], error=refused[1])
         # One time budget for all attempts: a text that fails late is not given it three times.
         deadline = time.monotonic() + timeout_s
         first: ExecResult | None = None
@@ -227,6 +225,28 @@ class ExampleDatabase:
             engine.close()
 
 
+_REFUSALS = LRUCache(REFUSAL_CACHE_SIZE)
+
+
+def _refusal(sql: str, backend: str) -> tuple[str, str] | None:
+    """(error kind, message) for a text refused before any engine sees it, else None. Cached
+    for short texts: an answer checked on every database of its suite is read once."""
+    if not isinstance(sql, str) or len(sql) > REFUSAL_CACHE_MAX_CHARS:
+        return _check_refusal(sql, backend)
+    return _REFUSALS.get_or_compute((backend, sql), lambda: _check_refusal(sql, backend))
+
+
+def _check_refusal(sql: str, backend: str) -> tuple[str, str] | None:
+    bad = check_text(sql, MAX_SQL_CHARS)
+    if bad is not None:
+        return bad.kind, bad.message
+    if not split_statements(sql, backend):
+        return ErrorKind.EMPTY, "no SQL statement (blank or comments only)"
+    if nesting_depth(sql) > MAX_NESTING_DEPTH:
+        return ErrorKind.TOO_LARGE, f"parentheses nested deeper than {MAX_NESTING_DEPTH}"
+    return None
+
+
 def build_example_db(context: str, backend: str = "sqlite", *, timeout_s: float = CONTEXT_TIMEOUT_S) -> ExampleDatabase:
     """Build the pristine database of a schema context (CREATE TABLE + INSERT statements).
 
@@ -268,11 +288,10 @@ def _build(db: ExampleDatabase, context: str, timeout_s: float) -> None:
             engine.run_context_text(context)
             _finish_build(db, engine, [AS_WRITTEN] * len(statements))
             return
-        except ExecFailure as f:
+        except ExecFailure:
+            # Built again statement by statement: a dialect may fix the failing one, and if none
+            # does, the error names it (a test-suite variant drops that row and builds again).
             engine.close()
-            if not dialect_may_fix(f.kind, f.message):
-                db.error = f"context failed ({f.kind}): {f.message}"
-                return
     engine.open(deadline)
     dialects = []
     for i, stmt in enumerate(statements, 1):
@@ -293,6 +312,7 @@ def _build(db: ExampleDatabase, context: str, timeout_s: float) -> None:
             break
         if error is not None:
             db.error = f"context statement {i} failed ({error.kind}): {error.message}"
+            db.failed_statement = i
             db.close()
             return
     _finish_build(db, engine, dialects)

@@ -7,12 +7,15 @@ For each training question, the chosen answer is the gold in the `<reasoning>`/`
 (a short reasoning built from its tables and columns) and each rejected answer is a verified
 near-miss in the same format: one sqlglot AST edit away from the gold and checked by execution
 to give another outcome (`sqlgrpo.scoring.near_misses`, verified with the metric's own verdict),
-or another question's gold on the same schema whose outcome differs. TRL's DPOTrainer trains a
+or another question's gold on the same schema whose outcome differs. With the record's test
+suite (`sqlgrpo.scoring.suites`), an edit or another gold that agrees with the gold on the shown
+database but not on a variant is a rejected answer too (kind `suite_proven`), and comes first:
+nothing in the prompt's rows tells it from the gold. TRL's DPOTrainer trains a
 LoRA adapter on these pairs (this module is the one place that builds a DPOTrainer); with a PEFT
 model the reference is the base model with the adapter switched off.
 
-Outputs in the output folder: `preferences.jsonl` (TRL's prompt/chosen/rejected plus the edit
-kind and question id, for inspection), `resolved_config.yaml`, checkpoints, `final_adapter/`
+Outputs in the output folder: `preferences.jsonl` (TRL's prompt/chosen/rejected plus the kind
+of negative, the edit that made it and the question id, for inspection), `resolved_config.yaml`, checkpoints, `final_adapter/`
 and `trainer_state.json`.
 """
 
@@ -25,8 +28,9 @@ from typing import Any
 from sqlgrpo.common.files import write_jsonl
 from sqlgrpo.llm.prompts import build_messages
 from sqlgrpo.scoring.answers import target_answer
-from sqlgrpo.scoring.near_misses import near_misses
+from sqlgrpo.scoring.near_misses import SUITE_PROVEN, near_misses
 from sqlgrpo.scoring.near_misses import question_contrast as other_question_negatives
+from sqlgrpo.scoring.suites import record_suite
 from sqlgrpo.stages.config import StageConfig
 from sqlgrpo.stages.training import FINAL_ADAPTER, TrainingError, lora_config, save_final, start_stage, trainer_kwargs
 
@@ -42,17 +46,22 @@ class ContrastiveError(TrainingError):
 def build_preferences(records: list[dict], *, backend: str = "sqlite", pairs_per_question: int = 2,
                       question_contrast: bool = True, template: str | None = None, include_inserts: bool = False,
                       progress: bool = True) -> list[dict]:
-    """Preference pairs (prompt, chosen, rejected, kind, id) in TRL's conversational format."""
+    """Preference pairs (prompt, chosen, rejected, kind, edit, id) in TRL's conversational format:
+    per question its near-misses first (one of each kind in turn, a suite-proven one leading each
+    round), then other questions' golds, `pairs_per_question` in all. Each record's test suite
+    (`record_suite`) decides which negatives are suite-proven."""
     from tqdm.auto import tqdm
 
+    suites = [record_suite(record) for record in records]
     others: dict[str, list[dict]] = {}
     if question_contrast:
-        for item in other_question_negatives(records, backend=backend):
+        for item in other_question_negatives(records, backend=backend, suites=suites):
             others.setdefault(str(item["id"]), []).append(item)
     pairs = []
-    for record in tqdm(records, desc="near-misses", unit="question", disable=not progress):
+    for record, suite in tqdm(zip(records, suites), total=len(records), desc="near-misses", unit="question",
+                              disable=not progress):
         gold, context = record["sql"], record["sql_context"]
-        negatives = _round_robin(near_misses(gold, context, backend))[:pairs_per_question]
+        negatives = _round_robin(near_misses(gold, context, backend, suite=suite))[:pairs_per_question]
         negatives += others.get(str(record.get("id")), [])[:max(pairs_per_question - len(negatives), 0)]
         if not negatives:
             continue
@@ -61,14 +70,25 @@ def build_preferences(records: list[dict], *, backend: str = "sqlite", pairs_per
         for negative in negatives:
             pairs.append({"prompt": prompt, "chosen": chosen,
                           "rejected": [{"role": "assistant", "content": target_answer(negative["sql"], context, backend)}],
-                          "kind": negative["kind"], "id": str(record.get("id", ""))})
+                          "kind": negative["kind"], "edit": negative.get("edit", negative["kind"]),
+                          "id": str(record.get("id", ""))})
     return pairs
 
 
+def kind_counts(pairs: list[dict]) -> dict[str, int]:
+    """Preference pairs per kind of negative (an edit's name, `suite_proven`, `other_question`),
+    sorted by kind: what the stage logs and writes into its summary."""
+    kinds: dict[str, int] = {}
+    for pair in pairs:
+        kinds[pair["kind"]] = kinds.get(pair["kind"], 0) + 1
+    return dict(sorted(kinds.items()))
+
+
 def _round_robin(items: list[dict]) -> list[dict]:
-    """Near-misses interleaved by edit kind (one of each kind, then the seconds, ...), so that a
-    small quota mixes kinds instead of taking the registry's first ones every time."""
-    by_kind: dict[str, list[dict]] = {}
+    """Near-misses interleaved by kind (one of each kind, then the seconds, ...), so that a small
+    quota mixes kinds instead of taking the registry's first ones every time; suite-proven ones
+    lead each round, being the hardest negatives (they agree with the gold on the prompt's rows)."""
+    by_kind: dict[str, list[dict]] = {SUITE_PROVEN: []}
     for item in items:
         by_kind.setdefault(item["kind"], []).append(item)
     out = []
@@ -108,11 +128,9 @@ def run_contrastive(stage: StageConfig, *, progress: bool = True) -> dict:
     if not pairs:
         raise ContrastiveError(f"no preference pair could be built from {len(records)} questions (no verified "
                                f"near-miss); check the train file")
-    kinds: dict[str, int] = {}
-    for pair in pairs:
-        kinds[pair["kind"]] = kinds.get(pair["kind"], 0) + 1
+    kinds = kind_counts(pairs)
     log.info("%d preference pairs from %d questions: %s", len(pairs), len(records),
-             ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())))
+             ", ".join(f"{k} {v}" for k, v in kinds.items()))
 
     model, tokenizer = load_model(shared.model, adapter=cfg.init_adapter, for_training=True,
                                   dtype="bfloat16" if cfg.bf16 else None)

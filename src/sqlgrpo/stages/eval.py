@@ -9,6 +9,10 @@ generations are appended to `generations.jsonl` as they are made, so `--resume` 
 interrupted run without regenerating, and judge verdicts are cached on disk. Scoring is
 `sqlgrpo.scoring.metrics` (each answer executed once, through the verdict the execution reward
 is built on); the training rewards of each answer (`mean_reward`) reuse that verdict's score.
+An answer is run on the shown database and, when it matches there, on each variant of the
+record's test suite (`test_suite`, written by prepare): `execution_accuracy` counts the match on
+the shown database, `test_suite_accuracy` the match on all of them, and `test_suite_records` how
+many questions had a suite (with none, the two are equal by construction).
 
 Outputs in the output folder: `evaluation_results.json` (one object per sample),
 `evaluation_summary.csv`, `evaluation_summary.txt`, `metrics.json`, `report.html`,
@@ -32,6 +36,7 @@ from sqlgrpo.common.files import atomic_write_text, write_json
 from sqlgrpo.data.records import RecordsError, read_records
 from sqlgrpo.scoring.metrics import compute_metrics, score_questions
 from sqlgrpo.scoring.rewards import REWARDS, get_reward
+from sqlgrpo.scoring.suites import record_suite
 from sqlgrpo.stages.config import StageConfig
 from sqlgrpo.stages.training import gpu_available, importable
 
@@ -216,10 +221,12 @@ def evaluate(stage: StageConfig, *, progress: bool = True) -> dict:
 
 def score_generations(records: list[dict], generations: list[dict], backend: str,
                       weights: dict[str, float]) -> tuple[list[dict], dict]:
-    """One result per question (every answer executed once) and the metrics over them,
-    including the training rewards of each first answer."""
+    """One result per question (every answer executed once, on its test suite too) and the
+    metrics over them, including the training rewards of each first answer and how many
+    questions had a suite (`test_suite_records`)."""
     results = score_questions(records, generations, backend)
     metrics = compute_metrics(results)
+    metrics["test_suite_records"] = sum(1 for r in records if record_suite(r))
     metrics.update(score_rewards(results, weights, backend))
     return results, metrics
 
@@ -235,7 +242,9 @@ def score_rewards(results: list[dict], weights: dict[str, float], backend: str =
     GRPO adds them up) and `rewards` (per function) on every result, and returns `mean_reward`
     and `reward_means` for metrics.json. A reward that cannot judge a sample (None) adds nothing
     to its sum, as in TRL. The execution reward is the score of the verdict each result already
-    holds (`execution_score`): the answer is not run again."""
+    holds (`execution_score`, suite-aware: an answer right on the shown database only scores as a
+    wrong result): the answer is not run again. The other rewards read the answer's text and the
+    gold and schema only."""
     check_reward_weights(weights)
     if not results:
         return {"mean_reward": None, "reward_means": {}, "reward_weights": dict(weights)}
@@ -279,9 +288,10 @@ def _run_judge(stage: StageConfig, results: list[dict], metrics: dict, out: Path
     metrics["judge"]["requests_sent"] = judge.requests_sent
 
 
-CSV_COLUMNS = ("id", "sql_complexity", "correct", "strict_correct", "exact_match", "valid_sql", "format_strict",
-               "format_soft", "error_kind", "tokens", "latency_s", "question", "gold", "extracted_sql", "error",
-               "judge_overall_score")
+# `correct` is the test-suite verdict, `shown_correct` the plain match on the shown database.
+CSV_COLUMNS = ("id", "sql_complexity", "correct", "shown_correct", "suite_checked", "strict_correct", "exact_match",
+               "valid_sql", "format_strict", "format_soft", "error_kind", "tokens", "latency_s", "question", "gold",
+               "extracted_sql", "error", "judge_overall_score")
 
 
 def write_outputs(out: Path, results: list[dict], metrics: dict) -> None:

@@ -10,6 +10,10 @@ gold references exists in the context (resolved through sqlglot scopes; a gold s
 parse is kept when the engine ran it, since sqlglot is a fallback, never a gate). Exact
 duplicates (normalized question and SQL) are dropped. Every dropped row is listed with its reason.
 
+Each kept record then gets a test suite (`sqlgrpo.stages.suites`): a few fuzzed variants of its
+database on which the execution reward and eval also compare answers with the gold;
+`--no-test-suite` turns it off.
+
 Outputs in the output folder: `cleaned_train_queries.jsonl`, `cleaned_eval_queries.jsonl` and
 `prepare_report.json`. Rerunning with the same input and options reuses them (`force` redoes).
 """
@@ -19,22 +23,22 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import multiprocessing
-import os
 import random
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from sqlgrpo.common import paths
 from sqlgrpo.common.errors import SqlgrpoError
 from sqlgrpo.common.files import write_json, write_jsonl
+from sqlgrpo.common.parallel import available_cores, parallel_map
 from sqlgrpo.common.text import statement_key
 from sqlgrpo.data.sources import LoadedSource, RawRecord, load_source
+from sqlgrpo.scoring.suites import MAX_VARIANTS
 from sqlgrpo.sql import BACKENDS, DML_KINDS, SELECT, SQLExecutor
 from sqlgrpo.sql.analysis import missing_references, references_any
+from sqlgrpo.stages.suites import attach_suites
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +46,8 @@ SPLIT_BY = ("row", "schema")
 DEFAULT_EVAL_FRACTION = 0.1
 DEFAULT_SEED = 42
 EXAMPLES_PER_REASON = 3  # drop examples quoted per reason in the report (all drops are listed)
-PARALLEL_MIN_ROWS = 200  # below this, forking workers costs more than it saves
-CHUNK_ROWS = 16  # rows per task sent to a worker: amortizes pickling, keeps the bar moving
-REPORT_VERSION = 1  # bump when the cleansing rules change, so old outputs are not reused
+MAX_SUITE_VARIANTS = 32  # each variant costs a run per correct answer in every reward call
+REPORT_VERSION = 2  # bump when the cleansing rules change, so old outputs are not reused
 
 # Why a row was dropped. Gold failures are "gold_<error kind of sqlgrpo.sql>".
 CONTEXT_ERROR = "context_error"
@@ -64,6 +67,8 @@ class PrepareOptions:
     seed: int = DEFAULT_SEED
     workers: int | None = None  # None: every available core
     force: bool = False
+    test_suite: bool = True  # build a test suite per record (`sqlgrpo.stages.suites`)
+    max_variants: int = MAX_VARIANTS
 
     def validate(self) -> None:
         if self.backend not in BACKENDS:
@@ -72,6 +77,8 @@ class PrepareOptions:
             raise PrepareError(f"--eval-fraction must be in [0, 1), got {self.eval_fraction}")
         if self.split_by not in SPLIT_BY:
             raise PrepareError(f"--split-by must be one of {', '.join(SPLIT_BY)}, got {self.split_by!r}")
+        if not 1 <= self.max_variants <= MAX_SUITE_VARIANTS:
+            raise PrepareError(f"--max-variants must be in [1, {MAX_SUITE_VARIANTS}], got {self.max_variants}")
         if self.limit is not None and self.limit < 1:
             raise PrepareError(f"--limit must be a positive number of rows, got {self.limit}")
 
@@ -140,48 +147,17 @@ def _init_worker(backend: str) -> None:
     _WORKER_EXECUTOR = SQLExecutor(backend)
 
 
-def _clean_chunk(chunk: list[RawRecord]) -> list[CleanOutcome]:
+def _clean_one(raw: RawRecord) -> CleanOutcome:
     assert _WORKER_EXECUTOR is not None
-    return [clean_record(raw, _WORKER_EXECUTOR) for raw in chunk]
-
-
-def available_cores() -> int:
-    """Cores this process may run on (respects CPU affinity and container limits)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
-
-
-def _chunks(items: list, size: int) -> Iterable[list]:
-    for i in range(0, len(items), size):
-        yield items[i:i + size]
+    return clean_record(raw, _WORKER_EXECUTOR)
 
 
 def clean_records(records: list[RawRecord], backend: str = "sqlite", workers: int | None = None,
                   progress: bool = True) -> list[CleanOutcome]:
     """Cleanse records in parallel over `workers` processes (default: every available core),
     with a progress bar; outcomes come back in input order."""
-    from tqdm.auto import tqdm
-
-    workers = workers or available_cores()
-    bar = tqdm(total=len(records), desc="cleansing", unit="row", disable=not progress, mininterval=0.5)
-    outcomes: list[CleanOutcome] = []
-    try:
-        if workers <= 1 or len(records) < PARALLEL_MIN_ROWS:
-            _init_worker(backend)
-            for chunk in _chunks(records, CHUNK_ROWS):
-                outcomes.extend(_clean_chunk(chunk))
-                bar.update(len(chunk))
-        else:
-            # fork: workers inherit the imported modules instead of importing them again
-            ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
-            with ctx.Pool(workers, initializer=_init_worker, initargs=(backend,)) as pool:
-                for chunk_outcomes in pool.imap(_clean_chunk, _chunks(records, CHUNK_ROWS)):
-                    outcomes.extend(chunk_outcomes)
-                    bar.update(len(chunk_outcomes))
-    finally:
-        bar.close()
-    return outcomes
+    return parallel_map(_clean_one, records, workers=workers, initializer=_init_worker, initargs=(backend,),
+                        desc="cleansing", progress=progress)
 
 
 # --------------------------------------------------------------------------------------------
@@ -271,7 +247,8 @@ def split_records(kept: list[CleanOutcome], eval_fraction: float, split_by: str,
 def _fingerprint(opts: PrepareOptions, loaded_hint: str) -> str:
     payload = json.dumps({"v": REPORT_VERSION, "input": loaded_hint, "backend": opts.backend,
                           "eval_fraction": opts.eval_fraction, "split_by": opts.split_by,
-                          "limit": opts.limit, "seed": opts.seed}, sort_keys=True)
+                          "limit": opts.limit, "seed": opts.seed,
+                          "test_suite": opts.test_suite, "max_variants": opts.max_variants}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
@@ -362,8 +339,11 @@ def prepare(opts: PrepareOptions, *, progress: bool = True) -> dict:
         raise PrepareError(f"no row of {opts.input} survived cleansing ({len(loaded.bad_lines)} bad lines; "
                            f"dropped: {why}); see the reasons above")
     assign_ids(kept)
+    suites = attach_suites([o.record for o in kept], opts.backend, enabled=opts.test_suite, seed=opts.seed,
+                           max_variants=opts.max_variants, workers=workers, progress=progress)
     train, evals = split_records(kept, opts.eval_fraction, opts.split_by, opts.seed)
     report = build_report(opts, loaded, outcomes, train, evals, clean_s, workers)
+    report["test_suites"] = suites
     report["fingerprint"] = fingerprint
     report["outputs"] = {"train": str(train_path), "eval": str(eval_path), "report": str(report_path)}
     out_dir.mkdir(parents=True, exist_ok=True)

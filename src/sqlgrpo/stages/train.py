@@ -26,6 +26,7 @@ from typing import Any
 
 from sqlgrpo.data.records import read_records
 from sqlgrpo.scoring.rewards import get_reward
+from sqlgrpo.scoring.suites import TEST_SUITE_FIELD, record_suite
 from sqlgrpo.stages.config import StageConfig, TrainConfig
 from sqlgrpo.stages.training import FINAL_ADAPTER, TrainingError, lora_config, save_final, start_stage, trainer_kwargs
 
@@ -267,7 +268,10 @@ def train(stage: StageConfig) -> dict:
         raise TrainError(f"no training prompt fits in {budget} tokens ({dropped} dropped); raise max_seq_length "
                          f"or lower max_completion_length")
     columns = ("prompt", "sql", "sql_context")
-    dataset = Dataset.from_list([{**{k: r[k] for k in columns}, "backend": shared.backend} for r in kept])
+    # The suite goes with each prompt, so that GRPO is rewarded as eval measures (an empty list
+    # where a record has none: one column type for the whole dataset).
+    dataset = Dataset.from_list([{**{k: r[k] for k in columns}, "backend": shared.backend,
+                                  TEST_SUITE_FIELD: list(record_suite(r))} for r in kept])
 
     heldout: list[dict] = []
     if cfg.heldout_steps and _weights_sharded(args):
