@@ -35,13 +35,7 @@ def _added_rows(candidate: Candidate, table: str) -> list[tuple]:
 
 def _final_rows(candidate: Candidate, table: str) -> list[tuple]:
     """A table's rows in the candidate: the original rows, then the delta's DELETEs and INSERTs."""
-    rows = {t.name: list(t.rows) for t in candidate.tables}
-    for t, row in candidate.ops:
-        if row is None:
-            rows[t.name] = []
-        else:
-            rows[t.name].append(row)
-    return rows[table]
+    return candidate.final_rows()[table]
 
 
 def _values(found: list[Candidate], column: int) -> set:

@@ -67,14 +67,16 @@ def print_demo_summary(summary: dict) -> None:
     runs = summary["runs"]
     n = summary[runs[0]]["n"] if runs else 0
     table = Table(title=f"sqlgrpo demo{' --quick' if summary.get('quick') else ''}: {n} held-out questions")
-    for column in ("run", "format compliance", "valid SQL rate", "execution accuracy", "mean reward", "seconds"):
+    for column in ("run", "format compliance", "valid SQL rate", "execution accuracy", "test-suite accuracy",
+                   "mean reward", "seconds"):
         table.add_column(column, justify="left" if column == "run" else "right")
     for run in runs:
         m = summary[run]
         seconds = (m.get("train_seconds") or 0) + (m.get("eval_seconds") or 0)
         reward = m.get("mean_reward")
-        table.add_row(summary["labels"][run], *(format_fraction(m.get(k), m.get("n"))
-                                                for k in ("format_compliance", "valid_sql_rate", "execution_accuracy")),
+        table.add_row(summary["labels"][run], *(format_fraction(m.get(k), m.get("n")) for k in
+                                                ("format_compliance", "valid_sql_rate", "execution_accuracy",
+                                                 "test_suite_accuracy")),
                       "-" if reward is None else f"{reward:.3f}", f"{seconds:.0f}")
     console.print(table)
     for name, rows in summary.get("comparisons", {}).items():

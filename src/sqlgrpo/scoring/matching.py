@@ -197,8 +197,11 @@ def outcomes_match(gold: ExecResult, pred: ExecResult, *, order_matters: bool = 
     if modifies(gold) != modifies(pred):
         return False
     if modifies(gold):
-        return gold.state is not None and pred.state is not None and states_match(gold.state, pred.state)
-    return results_match(gold.rows, pred.rows, order_matters=order_matters, strict=strict)
+        return gold.state is not None and pred.state is not None and (
+            gold.state == pred.state or states_match(gold.state, pred.state))
+    # The same rows in the same order match under every rule above; a right answer, checked on
+    # every database of a suite, mostly is exactly that, and comparing tuples costs no sorting.
+    return gold.rows == pred.rows or results_match(gold.rows, pred.rows, order_matters=order_matters, strict=strict)
 
 
 def outcome_key(result: ExecResult) -> tuple | None:

@@ -162,6 +162,13 @@ class _Draw:
                 self.keys[(table.name.lower(), cols)].add(tuple(fixed[c] for c in cols))
         return fixed
 
+    def emit(self, out: list[Op], table: Table, row: list[Any]) -> None:
+        """Add a row (keys made fresh where needed) and its INSERT to `out`; a row whose keys
+        cannot be made unique is skipped."""
+        added = self.add(table, row)
+        if added is not None:
+            out.append((table, added))
+
     def new_row(self, table: Table, *, focus: bool = True, near: bool = False, nulls: bool = False) -> tuple | None:
         return self.add(table, [self.value(table, i, focus=focus, near=near, nulls=nulls)
                                 for i in range(len(table.columns))])
@@ -217,16 +224,21 @@ class Candidate:
     def row_by_row(self) -> Candidate:
         return replace(self, per_row=True)
 
-    def reordered(self) -> Candidate:
-        """A twin: the same rows in every table, in reverse physical order. A gold whose outcome
-        differs between a variant and its twin depends on row order (ties under ORDER BY ...
-        LIMIT, bare columns of a GROUP BY), so the variant judges nothing."""
+    def final_rows(self) -> dict[str, list[tuple]]:
+        """Each table's rows in the variant: the original rows, then the delta's DELETEs and INSERTs."""
         rows = {t.name: list(t.rows) for t in self.tables}
         for table, row in self.ops:
             if row is None:
                 rows[table.name] = []
             else:
                 rows[table.name].append(row)
+        return rows
+
+    def reordered(self) -> Candidate:
+        """A twin: the same rows in every table, in reverse physical order. A gold whose outcome
+        differs between a variant and its twin depends on row order (ties under ORDER BY ...
+        LIMIT, bare columns of a GROUP BY), so the variant judges nothing."""
+        rows = self.final_rows()
         children_first = [(t, None) for t in reversed(self.tables)]
         refill = [(t, r) for t in self.tables for r in reversed(rows[t.name])]
         return replace(self, ops=self.ops + tuple(children_first + refill))
@@ -286,9 +298,7 @@ def _combinations(draw: _Draw, tables: list[Table]) -> list[Op]:
             fixed = dict(combo)
             row = [fixed[i] if i in fixed else draw.value(table, i, focus=False, near=False, nulls=False)
                    for i in range(len(table.columns))]
-            added = draw.add(table, row)
-            if added is not None:
-                out.append((table, added))
+            draw.emit(out, table, row)
     return out
 
 
@@ -308,9 +318,7 @@ def _nulls(draw: _Draw, tables: list[Table]) -> list[Op]:
                 continue
             row = [None if j == i else draw.value(table, j, focus=True, near=False, nulls=False)
                    for j in range(len(table.columns))]
-            added = draw.add(table, row)
-            if added is not None:
-                out.append((table, added))
+            draw.emit(out, table, row)
     return out + _added(draw, tables, nulls=True)
 
 
@@ -329,9 +337,7 @@ def _groups(draw: _Draw, tables: list[Table]) -> list[Op]:
         for base in [r for r in table.rows for _ in range(2)]:
             row = [base[i] if i in keep else draw.value(table, i, focus=True, near=False, nulls=False)
                    for i in range(len(table.columns))]
-            added = draw.add(table, row)
-            if added is not None:
-                out.append((table, added))
+            draw.emit(out, table, row)
     return out
 
 
@@ -362,9 +368,7 @@ def _beyond_limit(draw: _Draw, tables: list[Table]) -> list[Op]:
             row = [distinct_value(c.family, draw.rng, draw.column_values(table.name, c.name)) if i in spread
                    else draw.value(table, i, focus=True, near=False, nulls=False)
                    for i, c in enumerate(table.columns)]
-            added = draw.add(table, row)
-            if added is not None:
-                out.append((table, added))
+            draw.emit(out, table, row)
     return out
 
 
@@ -419,9 +423,7 @@ def _beside_literals(draw: _Draw, tables: list[Table]) -> list[Op]:
                 near = [n for v in draw.focus(table, i, False) for n in neighbours(v, col.family)]
                 if near:
                     row[i] = draw.rng.choice(near)
-            added = draw.add(table, row)
-            if added is not None:
-                out.append((table, added))
+            draw.emit(out, table, row)
     return out
 
 
