@@ -333,6 +333,9 @@ def test_audit_cli_can_skip_building_suites(tmp_path):
     # The reverse edit (LEFT made INNER) is the same identity.
     ("change_join", "SELECT a.x FROM a LEFT JOIN b ON a.id = b.id WHERE b.y IN (1, 2)",
      "SELECT a.x FROM a JOIN b ON a.id = b.id WHERE b.y IN (1, 2)"),
+    # Several SELECTs answer with the last one's rows: an edit to an earlier one changes nothing.
+    ("flip_comparison", "SELECT x FROM t WHERE x > 1; SELECT COUNT(*) FROM t",
+     "SELECT x FROM t WHERE x <= 1; SELECT COUNT(*) FROM t"),
 ])
 def test_equivalent_neighbours_are_recognised(kind, gold, neighbour):
     assert equivalent_by_construction(kind, gold, neighbour)
@@ -367,6 +370,11 @@ def test_equivalent_neighbours_are_recognised(kind, gold, neighbour):
      "SELECT a.x FROM a LEFT JOIN b ON a.id = b.id WHERE y > 3"),
     # Equivalent edits of another kind are not this classifier's business: not sure means False.
     ("flip_comparison", "SELECT SUM(amount) FROM sales", "SELECT DISTINCT SUM(amount) FROM sales"),
+    # The edit is in the last SELECT, whose rows are the outcome.
+    ("flip_comparison", "SELECT x FROM t; SELECT COUNT(*) FROM t WHERE x > 1",
+     "SELECT x FROM t; SELECT COUNT(*) FROM t WHERE x <= 1"),
+    # An earlier statement that writes changes what the last one reads.
+    ("change_dml_value", "UPDATE t SET x = 1; SELECT x FROM t", "UPDATE t SET x = 2; SELECT x FROM t"),
     # Text that does not parse is never equivalent.
     ("toggle_distinct", "SELECT SUM(amount) FROM sales", "SELEC DISTINCT"),
 ])
