@@ -44,6 +44,7 @@ GENERIC_SLOTS = 3  # of which kept whatever the neighbours say: wrong queries th
 NEIGHBOURS_PER_KIND = MAX_TRIES_PER_KIND  # single-edit neighbours of the gold tried per edit kind
 SUITE_CACHE_SIZE = 64  # candidate databases kept while one record's suite is built
 DISTIL_BACKEND = "sqlite"  # where candidates are distilled: the cheapest engine to build databases on
+RECHECK_ROUNDS = 3  # distillations again without the variants that fail on the record's own engine
 
 # Why a record got no suite (prepare_report.json counts them).
 NO_SUITE_DISABLED = "disabled"
@@ -73,6 +74,8 @@ class SuiteBuild:
     agreeing: int = 0  # of which agree with the gold on the shown database
     told_apart: int = 0  # of those, how many the suite tells apart
     chosen: list[Candidate] = field(default_factory=list, repr=False)  # the kept candidates (rows dropped)
+    pool: list[Any] = field(default_factory=list, repr=False)  # every valid variant, for a re-distillation
+    gold_result: ExecResult | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -110,7 +113,7 @@ def build_suite(gold: str, context: str, backend: str = "sqlite", *, max_variant
                 work = DISTIL_BACKEND
         out = _build_suite(gold, context, work, max_variants, seed, executors[work])
         if work != backend and out.variants:
-            _recheck(out, gold, context, backend, executors[backend])
+            _recheck(out, gold, context, backend, executors[backend], max_variants)
         return out
     except Exception as e:  # noqa: BLE001 - a record that cannot be fuzzed gets no suite, not a crash
         log.debug("build_suite failed on %r", gold[:200] if isinstance(gold, str) else gold, exc_info=True)
@@ -120,17 +123,28 @@ def build_suite(gold: str, context: str, backend: str = "sqlite", *, max_variant
             executor.clear()
 
 
-def _recheck(out: SuiteBuild, gold: str, context: str, backend: str, executor: SQLExecutor) -> None:
-    """Keep the variants (distilled on another engine) that hold on the record's backend."""
-    kept, kinds = [], []
-    for candidate in out.chosen:
-        variant, why = _check_candidate(candidate, gold, context, backend, executor)
-        if variant is None:
-            out.dropped[f"{backend}_{why}"] = out.dropped.get(f"{backend}_{why}", 0) + 1
-            continue
-        kept.append(variant.delta)
-        kinds.append(candidate.kind)
-    out.variants, out.kinds = tuple(kept), tuple(kinds)
+def _recheck(out: SuiteBuild, gold: str, context: str, backend: str, executor: SQLExecutor,
+             max_variants: int) -> None:
+    """Keep the variants (distilled on another engine) that hold on the record's backend; one
+    that does not is replaced by distilling again without it, a few rounds at most."""
+    pool, gold_result = list(out.pool), out.gold_result
+    checked: dict[int, _Variant | None] = {}  # by id of the distilled variant
+    chosen = [v for v in pool if v.candidate in out.chosen]
+    for _ in range(RECHECK_ROUNDS):
+        for v in chosen:
+            if id(v) not in checked:
+                variant, why = _check_candidate(v.candidate, gold, context, backend, executor)
+                checked[id(v)] = variant
+                if variant is None:
+                    out.dropped[f"{backend}_{why}"] = out.dropped.get(f"{backend}_{why}", 0) + 1
+        failed = {id(v) for v in chosen if checked[id(v)] is None}
+        if not failed:
+            break
+        pool = [v for v in pool if id(v) not in failed]
+        chosen = _distil(pool, gold_result, max_variants) if pool and gold_result is not None else []
+    kept = [(checked[id(v)], v.candidate.kind) for v in chosen if checked.get(id(v)) is not None]
+    out.variants = tuple(variant.delta for variant, _ in kept)
+    out.kinds = tuple(kind for _, kind in kept)
     if not kept:
         out.reason = NO_SUITE_GOLD_FAILS_ON_VARIANTS
 
@@ -174,6 +188,7 @@ def _build_suite(gold: str, context: str, backend: str, max_variants: int, seed:
         out.reason = NO_SUITE_UNINFORMATIVE
         return out
     out.chosen = [v.candidate for v in chosen]
+    out.pool, out.gold_result = variants, gold_result
     out.variants = tuple(v.delta for v in chosen)
     out.kinds = tuple(v.candidate.kind for v in chosen)
     out.told_apart = len(set().union(*(v.kills for v in chosen)))
