@@ -75,17 +75,26 @@ def _prepare_arguments(p: argparse.ArgumentParser) -> None:
     from sqlgrpo.stages.prepare import DEFAULT_EVAL_FRACTION, DEFAULT_SEED, SPLIT_BY
 
     p.add_argument("--input", default="embedded", metavar="SRC",
-                   help="'embedded' (the sample shipped with sqlgrpo), a .jsonl/.json/.csv/.parquet file, or a "
-                        "Hugging Face dataset id such as gretelai/synthetic_text_to_sql")
+                   help="'embedded' (the sample shipped with sqlgrpo), a .jsonl/.json/.csv/.parquet file, a Spider or "
+                        "BIRD release folder (dev.json, train_spider.json, ... beside database/ or dev_databases/), "
+                        "or a Hugging Face dataset id such as gretelai/synthetic_text_to_sql")
+    p.add_argument("--db-root", default=None, metavar="DIR",
+                   help="benchmark folders: where the <db_id>/<db_id>.sqlite files are, instead of the release's own "
+                        "database folder (e.g. Spider-Syn's dev.json over spider/database)")
+    p.add_argument("--eval-split", default=None, metavar="NAME",
+                   help="benchmark folders: the split that becomes the eval file, by its file's stem (default: dev, "
+                        "else mini_dev_sqlite, else test); train splits go to the train file, others are not read")
     p.add_argument("--output-dir", default=None, metavar="DIR",
                    help=f"where the outputs go (default: {paths.data_dir()}, or $SQLGRPO_DATA_DIR)")
     p.add_argument("--backend", choices=BACKENDS, default="sqlite",
                    help="engine the golds must execute on (DuckDB is closer to PostgreSQL)")
     p.add_argument("--eval-fraction", type=float, default=DEFAULT_EVAL_FRACTION, metavar="F",
-                   help="share of kept rows held out for evaluation, in [0, 1)")
+                   help="share of kept rows held out for evaluation, in [0, 1) (not for benchmark folders, whose "
+                        "splits are kept as released)")
     p.add_argument("--split-by", choices=SPLIT_BY, default="row",
                    help="row: stratified by sql_complexity; schema: each schema on one side only")
-    p.add_argument("--limit", type=int, default=None, metavar="N", help="read only the first N records")
+    p.add_argument("--limit", type=int, default=None, metavar="N",
+                   help="read only the first N records (benchmark folders: of each split)")
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the split")
     p.add_argument("--workers", type=int, default=None, metavar="N", help="processes (default: all cores)")
     p.add_argument("--force", action="store_true", help="redo even when the outputs are up to date")
@@ -105,7 +114,7 @@ def _run_prepare(args: argparse.Namespace) -> int:
     opts = PrepareOptions(input=args.input, output_dir=args.output_dir, backend=args.backend,
                           eval_fraction=args.eval_fraction, split_by=args.split_by, limit=args.limit,
                           seed=args.seed, workers=args.workers, force=args.force, test_suite=args.test_suite,
-                          max_variants=args.max_variants)
+                          max_variants=args.max_variants, db_root=args.db_root, eval_split=args.eval_split)
     print_prepare_report(prepare(opts))
     return EXIT_OK
 
@@ -265,7 +274,10 @@ COMMANDS: tuple[Command, ...] = (
     Command("prepare", "load, cleanse and split a text-to-SQL dataset",
             "Load a dataset, keep the rows whose SQL works (context builds, gold executes, every referenced table "
             "and column exists), drop exact duplicates, split train/eval, and report every dropped row and bad "
-            f"input line with its reason. Writes {paths.TRAIN_FILE_NAME}, {paths.EVAL_FILE_NAME} and "
+            "input line with its reason. A Spider or BIRD release folder is read as released: golds run on its "
+            "database files, splits kept whole and in order (dev -> eval file, train -> train file), Spider "
+            "questions labelled easy/medium/hard/extra by the official rules. "
+            f"Writes {paths.TRAIN_FILE_NAME}, {paths.EVAL_FILE_NAME} and "
             f"{paths.PREPARE_REPORT_NAME}. Rerunning with the same input and options reuses the outputs.",
             _prepare_arguments, _run_prepare),
     Command("sft", "supervised warm-up on gold answers in the <reasoning>/<sql> format (TRL SFTTrainer, LoRA)",

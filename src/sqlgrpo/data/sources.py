@@ -5,6 +5,8 @@ records by executing their SQL comes after, elsewhere. A source is one of:
 
 - `embedded`: the small sample shipped inside the package (`sqlgrpo/data/embedded_sample.jsonl`);
 - a local file, by extension: `.jsonl`, `.json`, `.csv` or `.parquet`;
+- a folder laid out as a benchmark release (Spider, BIRD): its questions over database files,
+  read by `sqlgrpo.data.benchmarks` (the caller passes how a record names its database file);
 - a Hugging Face hub dataset id (`owner/name` or `name`) when no local file of that name exists.
 
 The column layout (gretel or sql-create-context, see `LAYOUTS`) is detected from the columns, and
@@ -28,7 +30,7 @@ import json
 import logging
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from importlib import resources
@@ -36,6 +38,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
 from sqlgrpo.common.errors import SqlgrpoError
+from sqlgrpo.data.benchmarks import Benchmark, BenchmarkError, load_benchmark
 
 logger = logging.getLogger(__name__)
 
@@ -87,14 +90,18 @@ class BadLine:
     """An input row that could not become a record.
 
     `line` is 1-based: the physical line where the record starts for JSONL and CSV, the index in
-    the array for JSON, the row index for Parquet and hub datasets.
+    the array for JSON, the row index for Parquet and hub datasets, the place over all read
+    questions for a benchmark folder, whose bad lines also name their `file` and 0-based `index`.
     """
 
     line: int
     reason: str
+    file: str | None = None
+    index: int | None = None
 
     def to_dict(self) -> dict:
-        return {"line": self.line, "reason": self.reason}
+        where = {} if self.file is None else {"file": self.file, "index": self.index}
+        return {"line": self.line, **where, "reason": self.reason}
 
 
 @dataclass
@@ -112,11 +119,12 @@ class RawRecord:
 @dataclass
 class LoadedSource:
     source: str  # what the user passed
-    kind: str  # "embedded" | "jsonl" | "json" | "csv" | "parquet" | "hub"
-    layout: str  # key of LAYOUTS that was detected
+    kind: str  # "embedded" | "jsonl" | "json" | "csv" | "parquet" | "hub" | "benchmark"
+    layout: str  # key of LAYOUTS (or of sqlgrpo.data.benchmarks.LAYOUTS) that was detected
     records: list[RawRecord] = field(default_factory=list)
     bad_lines: list[BadLine] = field(default_factory=list)
     lines_read: int = 0  # input rows examined, good + bad (blank lines are not rows)
+    benchmark: Benchmark | None = None  # a benchmark folder's splits, databases and problems
 
 
 # A reader yields (line, row) where row is whatever the line held (an object or not), or a BadLine
@@ -136,10 +144,16 @@ def load_source(
     *,
     limit: int | None = None,
     hub_split: str = "train",
+    database_context: Callable[[str], str] | None = None,
+    db_root: str | os.PathLike | None = None,
+    eval_split: str | None = None,
 ) -> LoadedSource:
     """Read `source` into raw records and bad lines.
 
-    `limit` stops after that many good records; bad lines met before then are still reported.
+    `limit` stops after that many good records (in a benchmark folder: reads the first `limit`
+    questions of each split); bad lines met before then are still reported. A benchmark folder
+    needs `database_context` (`sqlgrpo.sql.database_files.file_context`: the context of a record
+    whose database is a file) and takes `db_root` and `eval_split` (`load_benchmark`).
     Raises SourceError when the source as a whole cannot be used.
     """
     if limit is not None and limit < 0:
@@ -158,10 +172,8 @@ def load_source(
         path = Path(name)
         suffix = path.suffix.lower()
         if path.is_dir():
-            raise SourceError(
-                f"{path} is a directory; pass one dataset file ({SUPPORTED_EXTENSIONS})"
-            )
-        if path.exists():
+            loaded = _load_benchmark(name, path, database_context, db_root, eval_split, limit)
+        elif path.exists():
             if suffix not in FILE_KINDS:
                 raise SourceError(
                     f"unsupported file type {suffix or '(no extension)'!r}: {path}; "
@@ -189,6 +201,30 @@ def load_source(
         loaded.lines_read,
     )
     return loaded
+
+
+def _load_benchmark(source: str, path: Path, database_context: Callable[[str], str] | None,
+                    db_root: str | os.PathLike | None, eval_split: str | None, limit: int | None) -> LoadedSource:
+    if database_context is None:
+        raise SourceError(
+            f"{path} is a folder: a benchmark's questions run on its database files, which only "
+            "`sqlgrpo prepare --input DIR` turns into records; prepare it and pass the prepared file "
+            f"(or pass one dataset file: {SUPPORTED_EXTENSIONS})"
+        )
+    try:
+        bench = load_benchmark(path, database_context=database_context, db_root=db_root,
+                               eval_split=eval_split, limit=limit)
+    except BenchmarkError as error:
+        raise SourceError(str(error)) from None
+    bad = [BadLine(q.ordinal, q.reason, file=q.file, index=q.index) for q in bench.bad_questions]
+    for problem in bench.problems:
+        logger.warning("%s: %s: %s", path, problem.file, problem.reason)
+    return LoadedSource(
+        source=source, kind="benchmark", layout=bench.layout,
+        records=[RawRecord(q.ordinal, q.fields) for q in bench.questions],
+        bad_lines=sorted(bad, key=lambda b: b.line),
+        lines_read=len(bench.questions) + len(bad), benchmark=bench,
+    )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -25,7 +25,10 @@ def print_prepare_report(report: dict) -> None:
     table.add_row("input rows", str(report["input_rows"]), "")
     table.add_row("bad lines", str(report["bad_lines_count"]), "not a record at all (see bad_lines)")
     for bad in report["bad_lines"][:10]:
-        table.add_row("", "", f"line {bad['line']}: {bad['reason']}")
+        # A benchmark question is named by its file and index there, a row by its line.
+        where = f"{bad['file']} #{bad['index']}" if bad.get("file") and bad.get("index") is not None \
+            else f"line {bad['line']}"
+        table.add_row("", "", f"{where}: {bad['reason']}")
     if report["bad_lines_count"] > 10:
         table.add_row("", "", f"... {report['bad_lines_count'] - 10} more in the report")
     for reason, count in report["dropped"].items():
@@ -161,14 +164,26 @@ def print_audit_report(report: dict) -> None:
 
 
 def eval_summary_text(metrics: dict) -> str:
-    """The summary table printed at the end and saved as evaluation_summary.txt."""
+    """The summary table printed at the end and saved as evaluation_summary.txt: who answered,
+    under which comparison (`match`), and every rate over the scored questions."""
     n = metrics["n"]
+    failed = metrics.get("gold_failed") or 0
+    counted = f"{n} samples" + (f"; {failed} more not scored: their gold fails" if failed else "")
     lines = [f"model: {metrics.get('model')}" + (f" + adapter {metrics['adapter']}" if metrics.get("adapter") else ""),
-             f"eval file: {metrics.get('eval_file')} ({n} samples)", ""]
+             f"eval file: {metrics.get('eval_file')} ({counted})"]
+    predictions = metrics.get("predictions")
+    if isinstance(predictions, dict):
+        lines.append(f"predictions: {predictions.get('file')} ({predictions.get('format')} format, matched by "
+                     f"{predictions.get('matched_by')})")
+    match = metrics.get("match") or "ours"
+    if metrics.get("match"):
+        lines.append(f"comparison: {match}" + (" (correct and execution_accuracy by the benchmark's official rule; "
+                                               "rewards by ours)" if match != "ours" else ""))
+    lines.append("")
     for key in RATE_KEYS:
         count = metrics.get(f"{key}_count", round(metrics[key] * n))
         lines.append(f"{key:28s} {100 * metrics[key]:6.1f}%  ({count}/{n})")
-    if metrics.get("test_suite_accuracy") is not None:
+    if metrics.get("test_suite_accuracy") is not None and match == "ours":
         lines.append(f"{'execution -> test suite':28s} {100 * metrics['execution_accuracy']:6.1f}% -> "
                      f"{100 * metrics['test_suite_accuracy']:.1f}%  (right on the shown database only: "
                      f"{metrics.get('execution_accuracy_count', 0) - metrics.get('test_suite_accuracy_count', 0)})")

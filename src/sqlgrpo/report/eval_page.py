@@ -5,7 +5,10 @@ calls it with both as loaded. The page: the headline metrics (each fraction with
 test-suite accuracy beside execution accuracy, with how many questions had a suite), accuracy
 by complexity class, the outcomes (error taxonomy), the LLM judge's scores when a judge ran, and
 every failing sample in a table that filters by text and error kind. A sample right on the shown
-database only (wrong on a variant of its test suite) is a failure, tagged as such.
+database only (wrong on a variant of its test suite) is a failure, tagged as such. The header
+names the comparison behind `correct` (`match`: ours, or Spider's or BIRD's official rule, also
+on the execution-accuracy card), where the answers came from when they were read from a
+predictions file, and how many questions were not scored because their gold fails.
 """
 
 from __future__ import annotations
@@ -21,15 +24,25 @@ from sqlgrpo.report.stats import (CLASS_METRICS, HEADLINE_METRICS, MISSING, SCOR
                                   format_value, kind_label, metric_label, metric_present, metric_text, sorted_classes,
                                   sorted_taxonomy)
 from sqlgrpo.scoring.judge_rubric import SCORE_FIELDS, SCORE_MAX, SCORE_MIN
+from sqlgrpo.scoring.matching import MATCH_RULES, OURS
 from sqlgrpo.scoring.verdict import SHOWN_DATA_ONLY
 
 TEST_SUITE_KEY = "test_suite_accuracy"
 SUITE_RECORDS_KEY = "test_suite_records"  # questions with a non-empty suite (the eval stage counts them)
 
 
+def _convention(metrics: Mapping) -> str:
+    """The comparison the run's `correct` follows ("ours" for runs written before there was a choice)."""
+    match = metrics.get("match")
+    return match if isinstance(match, str) and match else OURS
+
+
 def _suite_note(metrics: Mapping, n: int | None) -> str:
     """Under the test-suite card: how many questions had a suite, so that a reader knows whether
     the number can differ from execution accuracy at all."""
+    if _convention(metrics) != OURS:
+        return (f'<div class="sub">the {escape(_convention(metrics))} comparison applies no test suite: equal to '
+                "execution accuracy by construction</div>")
     with_suite = as_count(metrics.get(SUITE_RECORDS_KEY))
     if with_suite is None:
         return ""
@@ -57,8 +70,11 @@ def _headline_cards(metrics: Mapping) -> str:
                 count = ""  # a rate over the whole run, not a mean of samples
         main = " main" if metric.key == "execution_accuracy" else ""
         note = _suite_note(metrics, n) if metric.key == TEST_SUITE_KEY else ""
+        label = metric_label(metric, metrics)
+        if metric.key == "execution_accuracy" and _convention(metrics) != OURS:
+            label += f" ({_convention(metrics)} rules)"
         cards.append(f'<div class="card{main}" data-metric="{metric.key}"><div class="label">'
-                     f'{escape(metric_label(metric, metrics))}</div><div class="value">{escape(big)}{count}</div>'
+                     f'{escape(label)}</div><div class="value">{escape(big)}{count}</div>'
                      f'{note}</div>')
     return f'<div class="cards">{"".join(cards)}</div>'
 
@@ -186,11 +202,17 @@ def render_eval_report(metrics: dict, results: list[dict], out_path: str | Path,
     metrics = metrics if isinstance(metrics, Mapping) else {}
     results = [r for r in (results or []) if isinstance(r, Mapping)]
     title = title or f"sqlgrpo eval: {metrics.get('model') or 'unknown model'}"
+    predictions = metrics.get("predictions") if isinstance(metrics.get("predictions"), Mapping) else None
+    rule = metrics.get("match_rule") or MATCH_RULES.get(_convention(metrics))
     header = (f"<section><h1>{escape(title)}</h1>" + meta_list([
         ("model", metrics.get("model")),
         ("adapter", metrics.get("adapter") or "none (base model)"),
+        *([("predictions", f"{predictions.get('file')} ({predictions.get('format')} format, matched by "
+                           f"{predictions.get('matched_by')})")] if predictions else []),
         ("eval file", metrics.get("eval_file")),
+        ("comparison", f"{_convention(metrics)}: {rule}" if rule else _convention(metrics)),
         ("samples (n)", metrics.get("n")),
+        *([("not scored (gold fails)", metrics.get("gold_failed"))] if metrics.get("gold_failed") else []),
         ("report date", report_date()),
     ]) + "</section>")
     headline = f'<section id="headline"><h2>Headline</h2>{_headline_cards(metrics)}</section>'

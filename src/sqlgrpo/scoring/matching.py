@@ -34,6 +34,30 @@ the same order; duplicates and row order are ignored.
 
 DML outcomes are database states (every table after the statement ran on its own pristine copy);
 two states match when they have the same tables and each table holds the same multiset of rows.
+
+The benchmarks' own comparisons, by name (`MATCH_CONVENTIONS`; `eval --match NAME`, applied by
+`sqlgrpo.scoring.verdict.verdict(..., match=NAME)`):
+
+- `ours`: the rules above, on the shown database and every variant of the record's test suite
+  (what the reward is built on, whatever the eval reports);
+- `spider`: the official Spider execution match (taoyds/test-suite-sql-eval, `exec_eval.py`,
+  `eval_exec_match` with its defaults): every DISTINCT keyword cut from both queries before they
+  run (`remove_distinct`), row order compared only when the gold's text contains "order by"
+  (`spider_order_matters`), columns in any order, values compared as Python compares them, two
+  empty results equal (`spider_results_match`);
+- `bird`: the official BIRD rule (bird-bench `evaluation_ex.py`, `calculate_ex`): the set of
+  predicted rows equals the set of gold rows, values as Python compares them, columns in order
+  (`bird_results_match`).
+
+Both benchmark conventions judge on the shown database only and run the prediction as written
+(no value of the gold plugged in, no dialect fallback).
+
+    >>> remove_distinct("SELECT COUNT(DISTINCT name) FROM t WHERE name <> 'distinct'")
+    "SELECT COUNT( name) FROM t WHERE name <> 'distinct'"
+    >>> spider_results_match([(1, "a"), (1, "a")], [("a", 1), ("a", 1)], order_matters=False)
+    True
+    >>> bird_results_match([(1, "a")], [(1, "a"), (1, "a")]), bird_results_match([(1, "a")], [("a", 1)])
+    (True, False)
 """
 
 from __future__ import annotations
@@ -44,7 +68,24 @@ from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
+from sqlglot import tokenize
+from sqlglot.errors import SqlglotError
+from sqlglot.tokens import TokenType
+
 from sqlgrpo.sql import ExecResult, TableState
+
+# The comparison conventions by name; the first is the default (and the reward's, always).
+MATCH_CONVENTIONS = ("ours", "spider", "bird")
+OURS, SPIDER, BIRD = MATCH_CONVENTIONS
+MATCH_RULES = {  # one line each, for metrics.json and the report
+    OURS: "sqlgrpo test-suite semantics: rows as multisets (order only under a top-level ORDER BY), columns in any "
+          "order, numbers within 1e-9, DISTINCT kept; on the shown database and every variant of the test suite",
+    SPIDER: "official Spider (test-suite-sql-eval exec_eval.eval_exec_match, defaults): DISTINCT removed from both "
+            "queries, row order only when the gold's text contains 'order by', columns in any order, values as "
+            "Python compares them; the prediction run as written, on the shown database",
+    BIRD: "official BIRD (evaluation_ex.calculate_ex): set(predicted rows) == set(gold rows), columns in order, "
+          "values as Python compares them; the prediction run as written, on the shown database",
+}
 
 FLOAT_REL_TOL = 1e-9  # absorbs float noise (0.1 + 0.2, SUM order), not rounding choices (ROUND(x, 2))
 FLOAT_ABS_TOL = 1e-12  # so that values around zero compare sensibly
@@ -218,3 +259,116 @@ def outcome_key(result: ExecResult) -> tuple | None:
         state = result.state or ()
         return ("state",) + tuple((t.name.lower(), rows_key(t.rows)) for t in sorted(state, key=lambda t: t.name.lower()))
     return ("rows", rows_key(result.rows))
+
+
+# --------------------------------------------------------------------------------------------
+# The benchmarks' own conventions
+
+def check_convention(match: str) -> str:
+    """The convention's name, or a ValueError that lists the valid ones."""
+    if match not in MATCH_CONVENTIONS:
+        raise ValueError(f"unknown match convention {match!r}; valid conventions: {', '.join(MATCH_CONVENTIONS)}")
+    return match
+
+
+def remove_distinct(sql: str, backend: str = "sqlite") -> str:
+    """The text with every DISTINCT keyword cut out and nothing else touched, as Spider's official
+    `remove_distinct` does (it drops each token whose text is "distinct" and joins the rest).
+
+    Done on the tokens, not on the sqlglot tree: the official rule is a token rule, and the tree
+    would differ from it twice. It keeps `a IS [NOT] DISTINCT FROM b` (the official rule leaves
+    `a IS [NOT]  FROM b`, which no longer runs), and it would send every query through sqlglot's
+    SQL writer (`substr` becomes `SUBSTRING`, `LIMIT 1, 2` becomes `LIMIT 2 OFFSET 1`, ...)
+    instead of running the text as written. Strings, quoted identifiers and comments that hold
+    the word are tokens of their own and stay. A text the tokenizer cannot read (an unclosed
+    quote) stays as written: it fails to run either way.
+    """
+    try:
+        tokens = tokenize(sql, read=backend)
+    except (SqlglotError, ValueError):
+        return sql
+    out, last = [], 0
+    for token in tokens:
+        if token.token_type == TokenType.DISTINCT:
+            out.append(sql[last:token.start])
+            last = token.end + 1
+    return "".join(out) + sql[last:] if out else sql
+
+
+def spider_order_matters(gold_sql: str) -> bool:
+    """Spider's rule for row order: it counts when the gold's text contains "order by" (any case,
+    anywhere: a subquery's ORDER BY counts too, `ORDER  BY` with two spaces does not)."""
+    return "order by" in gold_sql.lower()
+
+
+def _hashable(value: Any) -> Any:
+    """A value as a set member: lists (DuckDB) become tuples; SQLite's values are hashable already."""
+    if isinstance(value, (list, tuple)):
+        return tuple(_hashable(v) for v in value)
+    if isinstance(value, dict):
+        return tuple((k, _hashable(v)) for k, v in value.items())
+    return value
+
+
+def _python_rows(rows: Iterable[Sequence]) -> list[tuple]:
+    return [tuple(_hashable(v) for v in row) for row in rows]
+
+
+def _unordered_row(row: tuple) -> tuple:
+    # The official quick rejection orders a row's values by their text and type name, so that
+    # `1` and `1.0` may land in different places of two rows that are otherwise equal: kept, so
+    # that the numbers are the official ones.
+    return tuple(sorted(row, key=lambda v: str(v) + str(type(v))))
+
+
+def spider_results_match(gold_rows: Sequence[Sequence], pred_rows: Sequence[Sequence], *, order_matters: bool) -> bool:
+    """Spider's `result_eq`: some order of the predicted columns makes the rows equal to the gold's,
+    as lists when order matters, else as multisets; values compared by Python's `==` (1 == 1.0,
+    0.1 + 0.2 != 0.3, '1' != 1); two empty results are equal whatever their columns."""
+    gold, pred = _python_rows(gold_rows), _python_rows(pred_rows)
+    if not gold and not pred:
+        return True
+    if len(gold) != len(pred):
+        return False
+    width = len(gold[0])
+    if any(len(r) != width for r in gold + pred):
+        return False
+    unordered_gold, unordered_pred = [_unordered_row(r) for r in gold], [_unordered_row(r) for r in pred]
+    if (unordered_gold != unordered_pred) if order_matters else (set(unordered_gold) != set(unordered_pred)):
+        return False  # the official quick rejection: no column order can help
+    gold_counts = Counter(gold)
+    # A predicted column may stand for a gold column only when each of its values occurs in that
+    # gold column (the official samples 20 rows for this; all rows prune more and decide the same).
+    gold_columns = [{r[i] for r in gold} for i in range(width)]
+    candidates = [[j for j in range(width) if all(r[j] in gold_columns[i] for r in pred)] for i in range(width)]
+    steps = 0
+
+    def search(prefix: list[int]) -> bool:
+        nonlocal steps
+        steps += 1
+        if steps > MAX_PERMUTATION_STEPS:
+            return False
+        if len(prefix) == width:
+            permuted = [tuple(r[j] for j in prefix) for r in pred]
+            return permuted == gold if order_matters else Counter(permuted) == gold_counts
+        return any(search(prefix + [j]) for j in candidates[len(prefix)] if j not in prefix)
+
+    return search([])
+
+
+def bird_results_match(gold_rows: Sequence[Sequence], pred_rows: Sequence[Sequence]) -> bool:
+    """BIRD's `calculate_ex`: `set(predicted rows) == set(gold rows)`; duplicates and row order
+    never count, column order does, values compared by Python's `==`."""
+    return set(_python_rows(pred_rows)) == set(_python_rows(gold_rows))
+
+
+def convention_outcomes_match(gold: ExecResult, pred: ExecResult, match: str, *, order_matters: bool = False) -> bool:
+    """Whether a prediction gives the gold's outcome under a named convention (`order_matters`
+    only for `ours` and `spider`, from the gold). Both must have run and be the same kind of
+    statement; DML is compared by the state it leaves under every convention (the benchmarks
+    have no DML)."""
+    if check_convention(match) == OURS or not (gold.ok and pred.ok) or modifies(gold) or modifies(pred):
+        return outcomes_match(gold, pred, order_matters=order_matters)
+    if match == SPIDER:
+        return spider_results_match(gold.rows, pred.rows, order_matters=order_matters)
+    return bird_results_match(gold.rows, pred.rows)

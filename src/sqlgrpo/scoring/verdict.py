@@ -27,9 +27,20 @@ in the suite's order, stopping at the first mismatch, all within one time budget
 
 The comparison is `sqlgrpo.scoring.matching.outcomes_match` (test-suite semantics: rows as
 multisets, order only when the gold has a top-level ORDER BY, columns in any order, DML by the
-state it leaves); strict correctness is the BIRD convention (sets of rows, columns in order).
+state it leaves); strict correctness is BIRD-like (sets of rows, columns in order, numbers by
+ours' tolerance; `match="bird"` below is BIRD's official rule itself).
 The gold runs once per (backend, context, gold) and is cached; an answer whose text is the
 gold's own (up to whitespace and a final semicolon) is the same program and is not run again.
+
+`match` names the comparison (`sqlgrpo.scoring.matching.MATCH_CONVENTIONS`). The default, `ours`,
+is all of the above, and the execution reward always uses it. `spider` and `bird` are the
+benchmarks' official rules, for evaluation: on the shown database only (no suite), the prediction
+run as written (one that runs only once transpiled from another dialect is `NOT_AS_WRITTEN`,
+as the benchmark's script would fail on it), Spider's DISTINCT removed from both queries first.
+
+    >>> dup = "CREATE TABLE t (x INT); INSERT INTO t VALUES (1), (1), (2);"
+    >>> [verdict("SELECT x FROM t", "SELECT DISTINCT x FROM t", dup, match=m).kind for m in ("ours", "spider")]
+    ['wrong_result', 'correct']
 """
 
 from __future__ import annotations
@@ -44,8 +55,9 @@ from dataclasses import dataclass, field
 
 from sqlgrpo.common.cache import LRUCache
 from sqlgrpo.common.text import statement_key
-from sqlgrpo.scoring.matching import modifies, outcome_key, outcomes_match
-from sqlgrpo.sql import BACKENDS, ErrorKind, ExecResult, SQLExecutor, default_executor
+from sqlgrpo.scoring.matching import (OURS, SPIDER, check_convention, convention_outcomes_match, modifies,
+                                     outcome_key, outcomes_match, remove_distinct, spider_order_matters)
+from sqlgrpo.sql import AS_WRITTEN, BACKENDS, GOLD_TIMEOUT_S, ErrorKind, ExecResult, SQLExecutor, default_executor
 from sqlgrpo.sql.analysis import is_ordered, parse_any
 from sqlgrpo.sql.fuzz import variant_context
 
@@ -63,6 +75,7 @@ WRONG_STATEMENT_KIND = "wrong_statement_kind"  # DML for a question, a SELECT fo
 NO_SQL = "no_sql"
 GOLD_FAILED = "gold_failed"  # the answer ran, the gold did not: nothing to compare with
 SHOWN_DATA_ONLY = "shown_data_only"  # the gold's outcome on the shown database, not on a variant of it
+NOT_AS_WRITTEN = "not_as_written"  # runs only transpiled from another dialect: a benchmark's script runs it as written
 
 GOLD_CACHE_SIZE = 4_096  # gold outcomes and parsed golds kept across steps
 PARALLEL_MIN_ANSWERS = 4  # fewer distinct answers than this: threads cost more than they save
@@ -101,13 +114,15 @@ class Verdict:
 
     @property
     def ran(self) -> bool:
-        """Whether the answer's SQL ran (whatever its outcome)."""
-        return self.prediction is not None and self.prediction.ok
+        """Whether the answer's SQL ran (whatever its outcome); under a benchmark's convention, as
+        written."""
+        return self.prediction is not None and self.prediction.ok and self.kind != NOT_AS_WRITTEN
 
     @functools.cached_property
     def strict_correct(self) -> bool:
-        """Correct by BIRD's convention too: the same set of rows, columns in the same order (row
-        order never counts). Computed when asked: the reward never needs it."""
+        """Correct by a BIRD-like rule too: the same set of rows, columns in the same order (row
+        order never counts), numbers within ours' tolerance. Computed when asked: the reward never
+        needs it."""
         return self.same_kind and self.gold is not None and outcomes_match(self.gold, self.prediction, strict=True)
 
     @functools.cached_property
@@ -132,7 +147,8 @@ def executor_for(backend: str | None) -> SQLExecutor:
 def gold_outcome(gold: str, context: str, backend: str = "sqlite") -> ExecResult:
     """The gold's execution, computed once per (backend, context, gold) and cached."""
     # A gold that timed out may only have met a busy machine: try it again next time.
-    return _GOLD_OUTCOMES.get_or_compute((backend, context, gold), lambda: executor_for(backend).run(gold, context),
+    return _GOLD_OUTCOMES.get_or_compute((backend, context, gold),
+                                         lambda: executor_for(backend).run(gold, context, timeout_s=GOLD_TIMEOUT_S),
                                          keep=lambda result: not result.timed_out)
 
 
@@ -146,6 +162,11 @@ def gold_is_ordered(gold: str, backend: str = "sqlite") -> bool:
     return is_ordered(gold_trees(gold, backend))
 
 
+def convention_gold(gold: str, match: str = OURS, backend: str = "sqlite") -> str:
+    """The gold's text as a convention runs it: Spider's without DISTINCT, the others' as written."""
+    return remove_distinct(gold, backend) if match == SPIDER else gold
+
+
 def clear_gold_caches() -> None:
     """Forget gold outcomes and parsed golds (benchmarks of a cold start, a changed dataset)."""
     _GOLD_OUTCOMES.clear()
@@ -155,11 +176,16 @@ def clear_gold_caches() -> None:
 # --------------------------------------------------------------------------------------------
 # One verdict
 
-def verdict(pred_sql: str | None, gold: str, context: str, backend: str = "sqlite", suite: Suite = ()) -> Verdict:
+def verdict(pred_sql: str | None, gold: str, context: str, backend: str = "sqlite", suite: Suite = (),
+            match: str = OURS, *, ran: ExecResult | None = None) -> Verdict:
     """Compare one answer's SQL with the gold on the context's database (running the answer at
-    most once there) and, when it matches, on each database of `suite`. Never raises on the
-    answer, whatever its text."""
+    most once there) and, when it matches, on each database of `suite`, under the convention
+    `match`. `ran` may hold the answer's execution as the executor ran its text (an `ours`
+    verdict's prediction): a benchmark convention that runs the same text reuses it. Never
+    raises on the answer, whatever its text."""
     backend = backend if backend in BACKENDS else "sqlite"
+    if check_convention(match) != OURS:
+        return _benchmark_verdict(pred_sql, gold, context, backend, match, ran)
     gold_result = gold_outcome(gold, context, backend)
     if not pred_sql:
         return Verdict(EXEC_FAILED if gold_result.ok else None, NO_SQL, "no SQL found in the answer")
@@ -188,6 +214,39 @@ def verdict(pred_sql: str | None, gold: str, context: str, backend: str = "sqlit
                        cacheable=cacheable, shown_correct=True, variants_checked=checked)
     return Verdict(EXEC_MATCH, CORRECT, prediction=pred, same_kind=True, gold=gold_result, shown_correct=True,
                    variants_checked=checked)
+
+
+def _benchmark_verdict(pred_sql: str | None, gold: str, context: str, backend: str, match: str,
+                       ran: ExecResult | None) -> Verdict:
+    """The verdict of a benchmark's convention: the shown database only, the prediction as written."""
+    gold_text = convention_gold(gold, match, backend)
+    gold_result = gold_outcome(gold_text, context, backend)
+    if not pred_sql:
+        return Verdict(EXEC_FAILED if gold_result.ok else None, NO_SQL, "no SQL found in the answer")
+    pred_text = remove_distinct(pred_sql, backend) if match == SPIDER else pred_sql
+    if gold_result.ok and statement_key(pred_text) == statement_key(gold_text):
+        pred = gold_result  # the gold's own text: its outcome, and the dialect it ran in
+    elif ran is not None and pred_text == pred_sql:
+        pred = ran
+    else:
+        pred = executor_for(backend).run(pred_text, context)
+    if not pred.ok:
+        return Verdict(EXEC_FAILED if gold_result.ok else None, pred.error_kind or ErrorKind.RUNTIME, pred.error,
+                       prediction=pred, cacheable=not pred.timed_out)
+    if pred.dialect not in (AS_WRITTEN, None):
+        return Verdict(EXEC_FAILED if gold_result.ok else None, NOT_AS_WRITTEN,
+                       f"runs only when transpiled from {pred.dialect}; the {match} evaluation runs the prediction "
+                       f"as written, and as written it fails", prediction=pred)
+    if not gold_result.ok:
+        return Verdict(None, GOLD_FAILED, f"the gold does not run ({gold_result.error_kind}): {gold_result.error}",
+                       prediction=pred, cacheable=not gold_result.timed_out)
+    if modifies(gold_result) != modifies(pred):
+        return Verdict(EXEC_FAILED, WRONG_STATEMENT_KIND,
+                       "modifies the database where the gold does not, or the reverse", prediction=pred)
+    if not convention_outcomes_match(gold_result, pred, match, order_matters=spider_order_matters(gold_text)):
+        return Verdict(EXEC_RAN_WRONG, WRONG_RESULT, f"runs, but its outcome differs from the gold's ({match} rules)",
+                       prediction=pred, same_kind=True, gold=gold_result)
+    return Verdict(EXEC_MATCH, CORRECT, prediction=pred, same_kind=True, gold=gold_result, shown_correct=True)
 
 
 def same_outcome(gold_result: ExecResult, pred: ExecResult, gold: str, backend: str = "sqlite") -> bool:
@@ -231,11 +290,11 @@ def _check_suite(pred_sql: str, gold: str, context: str, backend: str, suite: Su
     return checked, "", True
 
 
-def safe_verdict(item: Item) -> Verdict:
+def safe_verdict(item: Item, match: str = OURS, ran: ExecResult | None = None) -> Verdict:
     """`verdict` of one item; an internal error becomes a failed verdict, never an exception."""
     pred_sql, gold, context, backend, *rest = item
     try:
-        return verdict(pred_sql, gold, context, backend, tuple(rest[0]) if rest and rest[0] else ())
+        return verdict(pred_sql, gold, context, backend, tuple(rest[0]) if rest and rest[0] else (), match, ran=ran)
     except Exception as e:  # noqa: BLE001 - never raise on an answer
         log.debug("verdict failed on %r", (pred_sql or "")[:200], exc_info=True)
         return Verdict(EXEC_FAILED, ErrorKind.RUNTIME, f"internal error: {e!r}", cacheable=False)
@@ -259,19 +318,26 @@ def _pool() -> ThreadPoolExecutor:
         return _POOL
 
 
-def verdicts(items: Sequence[Item]) -> list[Verdict]:
+def verdicts(items: Sequence[Item], match: str = OURS, ran: Sequence[ExecResult | None] | None = None) -> list[Verdict]:
     """The verdict of each (answer SQL, gold, context, backend[, suite]), in order (a suite is
-    a tuple of variants, so that items hash). Each distinct gold runs once, then each distinct item once (a GRPO group often repeats an answer), spread over
-    the cores."""
+    a tuple of variants, so that items hash), under the convention `match`; `ran[i]`, when
+    given, is item i's execution as `verdict` may reuse it. Each distinct gold runs once, then
+    each distinct item once (a GRPO group often repeats an answer), spread over the cores."""
+    check_convention(match)
     for gold, context, backend in dict.fromkeys(item[1:4] for item in items):
-        gold_outcome(gold, context, backend if backend in BACKENDS else "sqlite")
+        backend = backend if backend in BACKENDS else "sqlite"
+        gold_outcome(convention_gold(gold, match, backend), context, backend)
+    runs: dict = {}
+    for item, result in zip(items, ran or ()):
+        runs.setdefault(item, result)
     distinct = list(dict.fromkeys(items))
     workers = _pool()._max_workers
     if len(distinct) < PARALLEL_MIN_ANSWERS or workers <= 1:
-        found = {item: safe_verdict(item) for item in distinct}
+        found = {item: safe_verdict(item, match, runs.get(item)) for item in distinct}
     else:
         # One contiguous chunk per core: per-item tasks cost more in handoffs than they gain.
         bounds = [(len(distinct) * k // workers, len(distinct) * (k + 1) // workers) for k in range(workers)]
-        chunks = _pool().map(lambda b: [(item, safe_verdict(item)) for item in distinct[b[0]:b[1]]], bounds)
+        chunks = _pool().map(lambda b: [(item, safe_verdict(item, match, runs.get(item)))
+                                        for item in distinct[b[0]:b[1]]], bounds)
         found = dict(pair for chunk in chunks for pair in chunk)
     return [found[item] for item in items]

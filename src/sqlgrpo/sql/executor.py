@@ -1,4 +1,5 @@
-"""The one SQL executor: example databases built from a schema context, and SQL run inside them.
+"""The one SQL executor: example databases built from a schema context or opened from a database
+file, and SQL run inside them.
 
 Every stage that runs SQL (cleansing, rewards, evaluation, contrastive) goes through this module;
 nothing else opens a database connection. Model-written SQL is treated as hostile.
@@ -14,8 +15,10 @@ nothing else opens a database connection. Model-written SQL is treated as hostil
 This module holds the flow (checks, dialect attempts, the build, the cache); the rest lives in
 `sqlgrpo.sql.result` (`ExecResult`, error and statement kinds, result caps), `sqlgrpo.sql.guard`
 (text checks and the quote/comment-aware lexer), `sqlgrpo.sql.dialects` (transpiling),
-and the two engines behind one interface (`Engine`): `sqlgrpo.sql.sqlite_engine` and
-`sqlgrpo.sql.duckdb_engine`, picked by backend name from `ENGINES`.
+and the engines behind one interface (`Engine`): `sqlgrpo.sql.sqlite_engine` and
+`sqlgrpo.sql.duckdb_engine` for contexts, picked by backend name from `ENGINES`, and
+`sqlgrpo.sql.file_engine` for a context that names a database file
+(`sqlgrpo.sql.database_files.file_context`: Spider, BIRD), which runs on SQLite only.
 
 What it guards:
 - Isolation: the context is built once into a pristine database (cached, bounded LRU); each
@@ -40,12 +43,28 @@ What it guards:
 - Any input text (NUL bytes, lone surrogates, megabytes) gives an `ExecResult` with an error
   kind; `run` never raises.
 
+Database files get the same guards (the same limits, authorizer, progress handler and caps, on
+SQLite), and these:
+- No write reaches the file: it is opened read-only and immutable (no journal, lock, -wal or
+  -shm file). A text whose statements only read runs on such a connection directly (the file is
+  never copied for a SELECT); connections are pooled per file, one per running query, so that
+  threads never share a deadline. A text with a statement that writes (DML, DDL, temp tables,
+  transactions: seen when the statement is prepared, before it runs) runs instead on a private
+  in-memory copy of the file, its state taken as for a context; files over
+  `MAX_FILE_COPY_BYTES` are never copied, and a writing text on them fails (`too_large`).
+- Opening is cached per file as any context is (the LRU below); a file that changes on disk is
+  opened again. A missing file, one that is not SQLite, or a corrupt one gives `ok=False` with an
+  error naming the file; `backend="duckdb"` on a file too (files run on SQLite).
+
 What it does not guard: memory used while a query runs within its time limit (a cartesian
 product may allocate hundreds of MB for up to the time limit); CPU spent inside one engine-side
 function call that neither checks the interrupt nor hits a length limit (DuckDB's
 `repeat('x', 1e9)` or `list_sort(range(1e8))` run for seconds); SQLite's own anonymous temp
 files for large sorts (unlinked when created, bounded by the time limit); the host process
 itself (it runs in-process, not in a sandbox). Run untrusted workloads in a container as well.
+On database files: writes still in a `-wal` file beside one (an immutable connection does not
+see them; logged), a file rewritten on disk while a query reads it, and DML whose state exceeds
+the snapshot cap (on a file as on a context, a `too_large` failure, not a comparison).
 
 Dialects: SQL runs as written first; only when that fails in a way a dialect can explain (a
 syntax error, an unknown table, column or function; never a data error) is it transpiled with
@@ -65,8 +84,10 @@ from typing import Any, Protocol
 
 from sqlgrpo.common.cache import LRUCache
 from sqlgrpo.common.text import statement_key
+from sqlgrpo.sql.database_files import context_file
 from sqlgrpo.sql.dialects import AS_WRITTEN, BACKENDS, dialect_attempts, dialect_may_fix
 from sqlgrpo.sql.duckdb_engine import DuckdbEngine
+from sqlgrpo.sql.file_engine import SqliteFileEngine
 from sqlgrpo.sql.guard import (MAX_CONTEXT_CHARS, MAX_NESTING_DEPTH, MAX_SQL_CHARS, check_text, nesting_depth,
                                split_statements)
 from sqlgrpo.sql.result import MAX_RESULT_BYTES, MAX_RESULT_ROWS, ErrorKind, ExecFailure, ExecResult, RunOutcome
@@ -76,15 +97,19 @@ log = logging.getLogger(__name__)
 
 QUERY_TIMEOUT_S = 2.0  # a rollout's query must not stall a GRPO step; gold queries run in ms
 CONTEXT_TIMEOUT_S = 10.0  # building a context runs trusted-ish dataset SQL, once per context
-CONTEXT_CACHE_SIZE = 2_048  # pristine databases kept per executor (each is tens of KB): an epoch
-# over a few thousand prompts comes back to warm databases
+GOLD_TIMEOUT_S = 30.0  # a gold is dataset SQL, run once per database and cached: BIRD's golds on
+# their large files take seconds (BIRD's own evaluation gives each query 30 s)
+CONTEXT_CACHE_SIZE = 2_048  # pristine databases kept per executor (each is tens of KB; an open
+# database file holds no data, only its idle connections, capped over all files in file_engine):
+# an epoch over a few thousand prompts comes back to warm databases
 REFUSAL_CACHE_SIZE = 8_192  # texts whose pre-checks are remembered (each at most the size below)
 REFUSAL_CACHE_MAX_CHARS = 4_000  # longer texts are checked every time: the cache stays small
 
 
 class Engine(Protocol):
     """What the executor asks of an engine. One instance holds the pristine database of one
-    context; `SqliteEngine` and `DuckdbEngine` implement it."""
+    context (`SqliteEngine`, `DuckdbEngine`) or one database file (`SqliteFileEngine`, which
+    opens and checks its file in `open` and takes no context text)."""
 
     # Whether the whole context may run in one call first (the engine splits it itself); on
     # failure, and always when False, the context is built statement by statement.
@@ -130,10 +155,12 @@ def _same_text(text: str) -> str:
 
 @dataclass
 class ExampleDatabase:
-    """A pristine database built from one schema context; queries run on private copies of it.
+    """A pristine database built from one schema context, or a database file opened read-only;
+    queries run on private copies of it (on a file: only those that write).
 
-    `ok` is False when the context did not build; then `error` says which statement failed and
-    why, and every query on it returns `ErrorKind.CONTEXT`.
+    `ok` is False when the context did not build (or the file did not open); then `error` says
+    which statement failed and why (which file, and why), and every query on it returns
+    `ErrorKind.CONTEXT`.
     """
 
     backend: str
@@ -248,20 +275,26 @@ def _check_refusal(sql: str, backend: str) -> tuple[str, str] | None:
 
 
 def build_example_db(context: str, backend: str = "sqlite", *, timeout_s: float = CONTEXT_TIMEOUT_S) -> ExampleDatabase:
-    """Build the pristine database of a schema context (CREATE TABLE + INSERT statements).
+    """Build the pristine database of a schema context (CREATE TABLE + INSERT statements), or
+    open the database file a context names (`sqlgrpo.sql.database_files.file_context`).
 
     Each statement runs as written; a statement that fails is transpiled from PostgreSQL, then
     MySQL, and tried again. The first statement that fails every form stops the build and
-    `ok` is False. Never raises.
+    `ok` is False. A file is opened and checked (`sqlgrpo.sql.file_engine`); one that is
+    missing, not SQLite or corrupt gives `ok` False and an error naming it. Never raises.
     """
     _check_backend(backend)
     db = ExampleDatabase(backend=backend, context=context if isinstance(context, str) else "")
     start = time.monotonic()
+    path = context_file(context)
     try:
-        _build(db, context, timeout_s)
+        if path is None:
+            _build(db, context, timeout_s)
+        else:
+            _open_file(db, path, timeout_s)
     except Exception as e:  # noqa: BLE001 - never raise on a dataset's text
         log.debug("context build internal error", exc_info=True)
-        db.ok, db.error = False, f"internal error: {e!r}"
+        db.ok, db.error = False, f"internal error: {e!r}" + (f" (database file {path})" if path else "")
     db.build_s = time.monotonic() - start
     return db
 
@@ -318,6 +351,22 @@ def _build(db: ExampleDatabase, context: str, timeout_s: float) -> None:
     _finish_build(db, engine, dialects)
 
 
+def _open_file(db: ExampleDatabase, path: str, timeout_s: float) -> None:
+    if db.backend != "sqlite":
+        # DuckDB reads SQLite files only through its sqlite extension, and extensions are off.
+        db.error = f"database files run on SQLite only, not {db.backend}: {path} (use backend 'sqlite')"
+        return
+    engine = SqliteFileEngine(path)
+    try:
+        engine.open(time.monotonic() + timeout_s)
+    except ExecFailure as f:
+        engine.close()
+        db.error = f.message
+        return
+    db._engine = engine
+    _finish_build(db, engine, [])
+
+
 def _finish_build(db: ExampleDatabase, engine: Engine, dialects: list[str]) -> None:
     db.statement_dialects = tuple(dialects)
     db.dialect = next((d for d in dialects if d != AS_WRITTEN), AS_WRITTEN)
@@ -326,10 +375,12 @@ def _finish_build(db: ExampleDatabase, engine: Engine, dialects: list[str]) -> N
 
 
 class SQLExecutor:
-    """Runs SQL against example databases built from contexts, with a bounded cache of them.
+    """Runs SQL against example databases built from contexts (or opened from the database
+    files they name), with a bounded cache of them.
 
     Thread-safe: queries on the same context may run from several threads at once (each gets
-    its own private copy). One executor per process is the intended use.
+    its own private copy; on a file, its own read-only connection). One executor per process is
+    the intended use.
     """
 
     def __init__(self, backend: str = "sqlite", *, timeout_s: float = QUERY_TIMEOUT_S,
@@ -351,13 +402,15 @@ class SQLExecutor:
         self._cache.size = size
 
     def database(self, context: str) -> ExampleDatabase:
-        """The pristine database of a context, built on first use and cached (LRU)."""
+        """The pristine database of a context (or its file, opened), built on first use and
+        cached (LRU)."""
         key = context if isinstance(context, str) else repr(context)
         return self._cache.get_or_compute(key, lambda: build_example_db(context, self.backend))
 
     def run(self, sql: str, context: str, *, timeout_s: float | None = None,
             capture_state: bool | None = None) -> ExecResult:
-        """Run `sql` on a private copy of the context's database; never raises."""
+        """Run `sql` on a private copy of the context's database (on a file, on the file itself
+        when it only reads); never raises."""
         return self.database(context).run(sql, timeout_s=self.timeout_s if timeout_s is None else timeout_s,
                                           capture_state=capture_state)
 

@@ -6,7 +6,8 @@ keeps looping for seconds on printf('%.*c', 9e8, 'x')), and it exposes limits, t
 the progress handler, the backup API and the engine's own statement splitting.
 
 `SqliteEngine` implements the engine interface of `sqlgrpo.sql.executor` (`Engine`); nothing but
-the executor uses it.
+the executor uses it. The guard, the connection set-up, the text runner and the state snapshot
+are public because the engine of database files (`sqlgrpo.sql.file_engine`) runs on them too.
 """
 
 from __future__ import annotations
@@ -58,10 +59,10 @@ _SQLITE_DDL_ACTIONS = frozenset(
     and isinstance(getattr(apsw, name), int) and name not in ("SQLITE_CREATE_VTABLE", "SQLITE_DROP_VTABLE")
 )
 # SQLite's own bookkeeping tables (sqlite_sequence after AUTOINCREMENT inserts): not data.
-_SQLITE_INTERNAL_PREFIX = "sqlite_"
+SQLITE_INTERNAL_PREFIX = "sqlite_"
 
 
-def _classify_sqlite_error(exc: BaseException) -> tuple[str, str]:
+def classify_sqlite_error(exc: BaseException) -> tuple[str, str]:
     msg = str(exc)
     low = msg.lower()
     if isinstance(exc, (MemoryError, apsw.NoMemError)):
@@ -82,7 +83,7 @@ def _classify_sqlite_error(exc: BaseException) -> tuple[str, str]:
     return ErrorKind.RUNTIME, msg
 
 
-class _SqliteGuard:
+class SqliteGuard:
     """Authorizer, progress handler and statement tracer of one connection."""
 
     def __init__(self) -> None:
@@ -132,8 +133,9 @@ class _SqliteGuard:
         return OTHER
 
 
-def _sqlite_connect(guard: _SqliteGuard) -> apsw.Connection:
-    conn = apsw.Connection(":memory:")
+def guard_connection(conn: apsw.Connection, guard: SqliteGuard) -> apsw.Connection:
+    """Put a connection under the guards: limits, a bounded page cache, `guard`'s authorizer and
+    progress handler (shared with the file engine, `sqlgrpo.sql.file_engine`)."""
     for limit, value in _SQLITE_LIMITS:
         conn.limit(limit, value)
     # A large sort held in memory is one long C loop the progress handler never sees; with a
@@ -146,8 +148,13 @@ def _sqlite_connect(guard: _SqliteGuard) -> apsw.Connection:
     return conn
 
 
-def _sqlite_run_text(conn: apsw.Connection, guard: _SqliteGuard, text: str,
-                     max_rows: int, max_bytes: int) -> tuple[tuple, tuple, list[str], int]:
+def sqlite_connect(guard: SqliteGuard) -> apsw.Connection:
+    """A new, empty in-memory database under the guards."""
+    return guard_connection(apsw.Connection(":memory:"), guard)
+
+
+def run_sqlite_text(conn: apsw.Connection, guard: SqliteGuard, text: str,
+                    max_rows: int, max_bytes: int) -> tuple[tuple, tuple, list[str], int]:
     """Run every statement of `text` in order (SQLite splits it); rows of the last result set."""
     columns: tuple = ()
     rows: list[tuple] = []
@@ -172,7 +179,7 @@ def _sqlite_run_text(conn: apsw.Connection, guard: _SqliteGuard, text: str,
     except apsw.ExecTraceAbort:
         raise ExecFailure(ErrorKind.FORBIDDEN, guard.forbidden or "statement refused") from None
     except (apsw.Error, ValueError, OverflowError, MemoryError, RecursionError, UnicodeError) as e:
-        kind, msg = _classify_sqlite_error(e)
+        kind, msg = classify_sqlite_error(e)
         if guard.timed_out:
             kind, msg = ErrorKind.TIMEOUT, "query exceeded the time limit"
         raise ExecFailure(kind, msg) from None
@@ -184,15 +191,28 @@ def _sqlite_run_text(conn: apsw.Connection, guard: _SqliteGuard, text: str,
     return columns, tuple(rows), list(guard.kinds), conn.total_changes() - changes_before
 
 
-def _sqlite_tables(conn: apsw.Connection) -> list[str]:
+def sqlite_schema(conn: apsw.Connection) -> dict[str, list[str]]:
+    """Tables and views with their column names, from the catalog; the caller lifts the
+    authorizer first (pragma_table_info is a PRAGMA to it)."""
+    schema = {}
+    for name, _kind in conn.execute(
+            "SELECT name, type FROM sqlite_master WHERE type IN ('table', 'view') ORDER BY name"):
+        if name.startswith(SQLITE_INTERNAL_PREFIX):
+            continue
+        cols = conn.execute("SELECT name FROM pragma_table_info(?)", (name,)).fetchall()
+        schema[name] = [c for (c,) in cols]
+    return schema
+
+
+def sqlite_tables(conn: apsw.Connection) -> list[str]:
     names = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").fetchall()
-    return [n for (n,) in names if not n.startswith(_SQLITE_INTERNAL_PREFIX)]
+    return [n for (n,) in names if not n.startswith(SQLITE_INTERNAL_PREFIX)]
 
 
-def _sqlite_state(conn: apsw.Connection) -> tuple[TableState, ...]:
+def sqlite_state(conn: apsw.Connection) -> tuple[TableState, ...]:
     tables = []
     budget = MAX_STATE_ROWS
-    for name in _sqlite_tables(conn):
+    for name in sqlite_tables(conn):
         # apsw has no description for a statement that returned no rows: ask the catalog, of the
         # main schema only (a temp table of the same name must not stand in for it)
         columns = tuple(row[1] for row in conn.execute(f"PRAGMA main.table_info({quote_ident(name)})"))
@@ -200,6 +220,20 @@ def _sqlite_state(conn: apsw.Connection) -> tuple[TableState, ...]:
         budget -= len(rows)
         tables.append(TableState(name, columns, rows))
     return tuple(tables)
+
+
+def run_private(conn: apsw.Connection, guard: SqliteGuard, text: str, deadline: float, capture_state: bool | None,
+                max_rows: int, max_bytes: int) -> RunOutcome:
+    """Run `text` on a private copy until `deadline`, then take its state when wanted (the copy
+    is thrown away after: its authorizer is lifted for the snapshot's catalog reads)."""
+    guard.deadline = deadline
+    columns, rows, kinds, changes = run_sqlite_text(conn, guard, text, max_rows, max_bytes)
+    state = None
+    if wants_state(capture_state, kinds):
+        guard.deadline = float("inf")
+        conn.authorizer = None
+        state = sqlite_state(conn)
+    return RunOutcome(columns, rows, kinds, changes, state)
 
 
 class SqliteEngine:
@@ -212,18 +246,18 @@ class SqliteEngine:
 
     def __init__(self) -> None:
         self._conn: apsw.Connection | None = None
-        self._guard = _SqliteGuard()
+        self._guard = SqliteGuard()
         self._lock = threading.Lock()  # one reader at a time of the shared pristine connection
 
     def open(self, deadline: float) -> None:
         """Open a new, empty pristine connection; context texts run on it until `deadline`."""
-        self._guard = _SqliteGuard()
+        self._guard = SqliteGuard()
         self._guard.deadline = deadline
-        self._conn = _sqlite_connect(self._guard)
+        self._conn = sqlite_connect(self._guard)
 
     def run_context_text(self, text: str) -> None:
         """Run one text of the context (all its statements) on the pristine connection."""
-        _sqlite_run_text(self._conn, self._guard, text, MAX_RESULT_ROWS, MAX_RESULT_BYTES)
+        run_sqlite_text(self._conn, self._guard, text, MAX_RESULT_ROWS, MAX_RESULT_BYTES)
 
     def finish_build(self) -> None:
         self._conn.set_progress_handler(None, 0)  # the build deadline must not outlive the build
@@ -234,14 +268,7 @@ class SqliteEngine:
             conn = self._conn
             conn.authorizer = None  # our own catalog reads (pragma_table_info), not the model's;
             # queries run on copies, which carry their own authorizer
-            schema = {}
-            for name, _kind in conn.execute(
-                    "SELECT name, type FROM sqlite_master WHERE type IN ('table', 'view') ORDER BY name"):
-                if name.startswith(_SQLITE_INTERNAL_PREFIX):
-                    continue
-                cols = conn.execute("SELECT name FROM pragma_table_info(?)", (name,)).fetchall()
-                schema[name] = [c for (c,) in cols]
-            return schema
+            return sqlite_schema(conn)
 
     def prepare(self, text: str) -> str:
         """The text as `run_copy` takes it: SQLite splits and checks it while running."""
@@ -250,20 +277,13 @@ class SqliteEngine:
     def run_copy(self, text: str, timeout_s: float, capture_state: bool | None, max_rows: int,
                  max_bytes: int) -> RunOutcome:
         """Run `text` on a private copy of the pristine database within `timeout_s`."""
-        guard = _SqliteGuard()
-        conn = _sqlite_connect(guard)
+        guard = SqliteGuard()
+        conn = sqlite_connect(guard)
         try:
             with self._lock:  # one backup at a time reads the shared pristine connection
                 with conn.backup("main", self._conn, "main") as copy:
                     copy.step()
-            guard.deadline = time.monotonic() + timeout_s
-            columns, rows, kinds, changes = _sqlite_run_text(conn, guard, text, max_rows, max_bytes)
-            state = None
-            if wants_state(capture_state, kinds):
-                guard.deadline = float("inf")
-                conn.authorizer = None
-                state = _sqlite_state(conn)
-            return RunOutcome(columns, rows, kinds, changes, state)
+            return run_private(conn, guard, text, time.monotonic() + timeout_s, capture_state, max_rows, max_bytes)
         finally:
             conn.close()
 

@@ -187,6 +187,17 @@ class EvalConfig:
                                              "metrics.json (use the train section's to compare with training)",
                                              default_factory=lambda: _default_weights())
     use_vllm: bool = _help("generate with vLLM (GPU, pip install -e '.[gpu]')", False)
+    match: str = _help("the comparison behind correct and execution_accuracy: 'ours' (test-suite semantics, "
+                       "DISTINCT kept, the record's test suite too), 'spider' (the official Spider execution match: "
+                       "DISTINCT removed, order only when the gold says 'order by') or 'bird' (the official BIRD "
+                       "rule: the same set of rows); the rewards always use 'ours'", "ours",
+                       # sqlgrpo.scoring.matching.MATCH_CONVENTIONS spelled out: importing the scoring layer
+                       # would load both SQL engines for `sqlgrpo --help` (tests/test_conventions.py checks them)
+                       choices=("ours", "spider", "bird"))
+    predictions: str | None = _help("score the answers in this file instead of generating any (no model is loaded): "
+                                    "Spider's .sql/.txt (one SQL per line, line i = question i of the source file), "
+                                    "BIRD's .json or .jsonl (index or id, sql or completion); --limit applies only "
+                                    "when given", None)
 
 
 @dataclass

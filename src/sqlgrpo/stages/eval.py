@@ -3,6 +3,7 @@
     sqlgrpo eval --model embedded --limit 10 --no-judge --output-dir outputs/eval-base
     sqlgrpo eval --adapter outputs/train/final_adapter --num-samples 4
     sqlgrpo eval ... --judge-base-url http://127.0.0.1:8000/v1 --judge-model my-local-model
+    sqlgrpo eval --eval-file data/spider/cleaned_eval_queries.jsonl --predictions pred.sql --match spider
 
 Generation is batched (left padding) through transformers, greedy unless `num_samples` > 1;
 generations are appended to `generations.jsonl` as they are made, so `--resume` continues an
@@ -13,6 +14,15 @@ An answer is run on the shown database and, when it matches there, on each varia
 record's test suite (`test_suite`, written by prepare): `execution_accuracy` counts the match on
 the shown database, `test_suite_accuracy` the match on all of them, and `test_suite_records` how
 many questions had a suite (with none, the two are equal by construction).
+
+`--match NAME` picks the comparison behind `correct` and `execution_accuracy`
+(`sqlgrpo.scoring.matching.MATCH_CONVENTIONS`): `ours` (the above), or the official rule of
+`spider` or `bird`, on the shown database only; metrics.json names it (`match`, `match_rule`),
+and the rewards stay `ours`. `--predictions FILE` scores answers some other system produced
+(`sqlgrpo.scoring.predictions`: Spider's .sql, BIRD's .json, JSONL) instead of generating: no
+model is loaded, every question of the eval file is scored unless --limit is given, and
+everything after generation is the same. `n` counts the scored questions: one whose gold fails
+is kept in the results and left out of every rate (`gold_failed`).
 
 Outputs in the output folder: `evaluation_results.json` (one object per sample),
 `evaluation_summary.csv`, `evaluation_summary.txt`, `metrics.json`, `report.html`,
@@ -34,7 +44,9 @@ from typing import Any
 from sqlgrpo.common.errors import SqlgrpoError
 from sqlgrpo.common.files import atomic_write_text, write_json
 from sqlgrpo.data.records import RecordsError, read_records
+from sqlgrpo.scoring.matching import MATCH_RULES, OURS, check_convention
 from sqlgrpo.scoring.metrics import compute_metrics, score_questions
+from sqlgrpo.scoring.predictions import PredictionsError, align_predictions, read_predictions
 from sqlgrpo.scoring.rewards import REWARDS, get_reward
 from sqlgrpo.scoring.suites import record_suite
 from sqlgrpo.stages.config import StageConfig
@@ -173,12 +185,23 @@ def read_eval_records(path: str | Path, limit: int) -> list[dict]:
     return records
 
 
+def _eval_path(stage: StageConfig) -> Path:
+    eval_path = Path(stage.shared.eval_file)
+    if not eval_path.is_file():
+        raise EvalError(f"eval file {eval_path} does not exist; run `sqlgrpo prepare` first (it writes "
+                        f"data/cleaned_eval_queries.jsonl) or pass --eval-file")
+    return eval_path
+
+
 def evaluate(stage: StageConfig, *, progress: bool = True) -> dict:
     """Run the stage; returns the metrics (also written to metrics.json)."""
+    shared, cfg = stage.shared, stage.section
+    check_convention(cfg.match)
+    if cfg.predictions:
+        return evaluate_predictions(stage, progress=progress)
     from sqlgrpo.llm.models import load_model
     from sqlgrpo.llm.prompts import prompt_records
 
-    shared, cfg = stage.shared, stage.section
     if cfg.num_samples < 1:
         raise EvalError(f"--num-samples must be at least 1, got {cfg.num_samples}")
     check_reward_weights(cfg.reward_weights)
@@ -187,10 +210,7 @@ def evaluate(stage: StageConfig, *, progress: bool = True) -> dict:
     out = Path(cfg.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     model_name = resolve_model(stage)
-    eval_path = Path(shared.eval_file)
-    if not eval_path.is_file():
-        raise EvalError(f"eval file {eval_path} does not exist; run `sqlgrpo prepare` first (it writes "
-                        f"data/cleaned_eval_queries.jsonl) or pass --eval-file")
+    eval_path = _eval_path(stage)
     records = read_eval_records(eval_path, cfg.limit)
     if not records:
         raise EvalError(f"eval file {eval_path} has no records")
@@ -210,7 +230,7 @@ def evaluate(stage: StageConfig, *, progress: bool = True) -> dict:
     generation_s = time.perf_counter() - start
 
     results, metrics = score_generations(kept, [generations[str(r["id"])] for r in kept], shared.backend,
-                                         cfg.reward_weights)
+                                         cfg.reward_weights, cfg.match)
     metrics.update({"model": model_name, "adapter": cfg.adapter, "eval_file": str(eval_path),
                     "prompts_dropped": dropped, "generation_seconds": round(generation_s, 2),
                     "backend": shared.backend})
@@ -219,14 +239,78 @@ def evaluate(stage: StageConfig, *, progress: bool = True) -> dict:
     return metrics
 
 
+def evaluate_predictions(stage: StageConfig, *, progress: bool = True) -> dict:
+    """The stage on answers read from `--predictions` instead of generated: no model, no prompt,
+    every question of the eval file (the first --limit when given), the same scoring after."""
+    shared, cfg = stage.shared, stage.section
+    if cfg.num_samples != 1:
+        raise EvalError(f"--num-samples {cfg.num_samples} means nothing with --predictions: a predictions file "
+                        "holds one answer per question")
+    check_reward_weights(cfg.reward_weights)
+    if "limit" not in stage.explicit:
+        cfg.limit = 0  # the default limit is for generation's cost; a predictions file answers them all
+    eval_path = _eval_path(stage)
+    all_records = read_eval_records(eval_path, 0)
+    records = all_records[:cfg.limit] if cfg.limit else all_records
+    if not records:
+        raise EvalError(f"eval file {eval_path} has no records")
+    out = Path(cfg.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    stage.write(out)
+    try:
+        predictions = read_predictions(cfg.predictions)
+        count = source_question_count(all_records) if predictions.key == "index" else None
+        found, matched_by = align_predictions(predictions, records, all_records, count)
+    except PredictionsError as e:
+        raise EvalError(str(e)) from None
+    log.info("%d predictions read from %s (%s format), matched to the questions by %s", len(predictions.by_key),
+             predictions.path, predictions.format, matched_by)
+    generations = [{"outputs": [p.text], "given_sql": [p.sql]} for p in found]
+    results, metrics = score_generations(records, generations, shared.backend, cfg.reward_weights, cfg.match)
+    metrics.update({"model": f"predictions: {Path(cfg.predictions).name}", "adapter": None,
+                    "eval_file": str(eval_path), "prompts_dropped": 0, "generation_seconds": None,
+                    "backend": shared.backend,
+                    "predictions": {"file": str(cfg.predictions), "format": predictions.format,
+                                    "matched_by": matched_by, "entries": len(predictions.by_key),
+                                    "source_questions": count}})
+    _run_judge(stage, results, metrics, out, progress)
+    write_outputs(out, results, metrics)
+    return metrics
+
+
+def source_question_count(records: list[dict]) -> int | None:
+    """How many questions the benchmark source file of the records holds (Spider's dev.json,
+    BIRD's dev.json): the lines an official predictions file has. Found from a record's
+    `db_file`, `db_path` (the database relative to the benchmark folder) and `source_file`; None
+    when the records do not say or the file is not there (then the eval file's last question
+    bounds the lines)."""
+    sources = {(r.get("db_file"), r.get("db_path"), r.get("source_file")) for r in records}
+    for db_file, db_path, source_file in sources:
+        if not (isinstance(db_file, str) and isinstance(db_path, str) and isinstance(source_file, str)):
+            continue
+        db_file_path, relative = Path(db_file), Path(db_path)
+        if db_file_path.parts[-len(relative.parts):] != relative.parts:
+            continue  # the database was found elsewhere (--db-root): the benchmark folder is unknown
+        source = Path(*db_file_path.parts[:-len(relative.parts)]) / source_file
+        try:
+            questions = json.loads(source.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(questions, list):
+            return len(questions)
+    return None
+
+
 def score_generations(records: list[dict], generations: list[dict], backend: str,
-                      weights: dict[str, float]) -> tuple[list[dict], dict]:
+                      weights: dict[str, float], match: str = OURS) -> tuple[list[dict], dict]:
     """One result per question (every answer executed once, on its test suite too) and the
-    metrics over them, including the training rewards of each first answer and how many
-    questions had a suite (`test_suite_records`)."""
-    results = score_questions(records, generations, backend)
+    metrics over them, `correct` under the convention `match`, including the training rewards
+    of each first answer and how many questions had a suite applied (`test_suite_records`:
+    none under a benchmark's convention, which judges on the shown database only)."""
+    results = score_questions(records, generations, backend, match)
     metrics = compute_metrics(results)
-    metrics["test_suite_records"] = sum(1 for r in records if record_suite(r))
+    metrics["match"], metrics["match_rule"] = match, MATCH_RULES[match]
+    metrics["test_suite_records"] = sum(1 for r in records if record_suite(r)) if match == OURS else 0
     metrics.update(score_rewards(results, weights, backend))
     return results, metrics
 
