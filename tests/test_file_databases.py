@@ -206,15 +206,52 @@ def test_verdict_of_a_different_update_on_a_file_is_wrong_result(ctx):
     assert (v.kind, v.score) == ("wrong_result", 0.1), v.error
 
 
-def test_a_write_on_a_file_over_the_copy_limit_fails_clearly(ctx, monkeypatch):
-    # The limit is looked up at run time: a small one makes this 40 KB file "large".
+def test_a_write_on_a_file_over_the_copy_limit_runs_in_a_rolled_back_transaction(db_file, ctx, monkeypatch):
+    # The limit is looked up at run time: a small one makes this 40 KB file "large", so the write
+    # runs inside a transaction on the file that is always rolled back, never on a copy.
     monkeypatch.setattr(file_engine, "MAX_FILE_COPY_BYTES", 1_000)
+    before, listing = sha256(db_file), sorted(os.listdir(db_file.parent))
     ex = SQLExecutor()
     r = ex.run("DELETE FROM singer", ctx)
-    assert (r.ok, r.error_kind) == (False, ErrorKind.TOO_LARGE)
-    assert "DML on a database file over" in r.error and "concert_singer.sqlite" in r.error
-    # Reads never copy: they still run on it.
+    assert r.ok, r.error
+    assert {t.name: len(t.rows) for t in r.state}["singer"] == 0  # the state after the DELETE
+    # Nothing stays: the next answer sees every row, and the file is byte for byte the same,
+    # with no journal or -wal file beside it.
     assert ex.run("SELECT count(*) FROM singer", ctx).rows == ((N_ROWS,),)
+    assert sha256(db_file) == before and sorted(os.listdir(db_file.parent)) == listing
+
+
+def test_a_rolled_back_write_matches_the_same_write_on_a_copy(ctx, monkeypatch):
+    # The two paths of a write give one state: the verdict compares them alike.
+    gold = "UPDATE singer SET country = 'FR' WHERE country = 'France'"
+    on_copy = SQLExecutor().run(gold, ctx)
+    monkeypatch.setattr(file_engine, "MAX_FILE_COPY_BYTES", 1_000)
+    rolled_back = SQLExecutor().run(gold, ctx)
+    assert on_copy.ok and rolled_back.ok and on_copy.state == rolled_back.state
+
+
+@pytest.mark.parametrize("sql", ["DELETE FROM singer; COMMIT", "BEGIN; DELETE FROM singer; COMMIT",
+                                 "SAVEPOINT s; DELETE FROM singer; RELEASE s", "DELETE FROM singer; END"])
+def test_a_text_cannot_commit_its_write_on_a_large_file(db_file, ctx, monkeypatch, sql):
+    # Inside the rolled-back transaction a COMMIT would keep the write: transaction statements
+    # are refused there, and the file keeps every row.
+    monkeypatch.setattr(file_engine, "MAX_FILE_COPY_BYTES", 1_000)
+    before = sha256(db_file)
+    ex = SQLExecutor()
+    r = ex.run(sql, ctx)
+    assert (r.ok, r.error_kind) == (False, ErrorKind.FORBIDDEN), r.error
+    assert ex.run("SELECT count(*) FROM singer", ctx).rows == ((N_ROWS,),)
+    assert sha256(db_file) == before
+
+
+def test_the_time_limit_stops_a_rolled_back_write(db_file, ctx, monkeypatch):
+    # A write that never ends is interrupted and rolled back; the file is untouched.
+    monkeypatch.setattr(file_engine, "MAX_FILE_COPY_BYTES", 1_000)
+    before = sha256(db_file)
+    r = SQLExecutor().run("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) "
+                          "UPDATE singer SET age = (SELECT max(x) FROM c)", ctx, timeout_s=0.3)
+    assert (r.ok, r.error_kind) == (False, ErrorKind.TIMEOUT)
+    assert sha256(db_file) == before
 
 
 # --------------------------------------------------------------------------------------------

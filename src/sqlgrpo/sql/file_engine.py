@@ -17,7 +17,12 @@ runner and the state snapshot). Nothing but the executor uses it.
   once it is prepared and before it runs (the statement tracer classifies it from the
   authorizer's actions); the whole text then runs on a private in-memory copy of the file (the
   backup API), as a context's text does, and its state is taken as for contexts. A file over
-  `MAX_FILE_COPY_BYTES` is never copied: a text that writes on it fails (`too_large`).
+  `MAX_FILE_COPY_BYTES` is never copied: a text that writes on it runs inside a transaction on a
+  read-write connection that is always rolled back, its journal in memory and its dirty pages
+  never spilled (the file is not written even if the process dies), its own transaction
+  statements refused, one such writer per file at a time (a file in WAL mode is refused). Its
+  state is the whole database, as for contexts, so on a large file it meets the snapshot cap
+  (`MAX_STATE_ROWS`) unless the caller asks for no state.
 - Bad files: a missing file, one without the SQLite header, a corrupt one (found when it is
   opened: the catalog is read, and `PRAGMA quick_check` runs on files up to
   `QUICK_CHECK_MAX_BYTES`; or later, by a query) give an error naming the file, never an
@@ -40,7 +45,7 @@ from typing import Any
 import apsw
 
 from sqlgrpo.sql.database_files import SQLITE_HEADER, is_sqlite_file
-from sqlgrpo.sql.result import SELECT, ErrorKind, ExecFailure, RunOutcome, wants_state
+from sqlgrpo.sql.result import SELECT, TRANSACTION, ErrorKind, ExecFailure, RunOutcome, wants_state
 from sqlgrpo.sql.sqlite_engine import (SqliteGuard, classify_sqlite_error, guard_connection, run_private,
                                        run_sqlite_text, sqlite_connect, sqlite_schema, sqlite_state)
 
@@ -58,6 +63,9 @@ IDLE_CACHE_BYTES = 4 * 2**20  # a connection whose page cache is over this when 
 # releases it: a query still gets the full SQLITE_CACHE_KIB, but 64 idle connections do not hold
 # ~1 GB; released pages are read again from the OS's file cache (benchmarks/bench_files.py: 20 open
 # 112 MB files hold 0.1 MB of SQLite heap each after an aggregate, 16 MB each without the release)
+ROLLED_BACK_PRAGMAS = ("PRAGMA journal_mode=MEMORY", "PRAGMA cache_spill=OFF", "PRAGMA temp_store=MEMORY")
+# a write on a file too large to copy: the journal in memory, dirty pages never spilled to the
+# file before the (always) rollback, temp tables in memory: nothing is written beside or into it
 BACKUP_STEP_PAGES = 1_024  # pages copied between two deadline checks while copying a file
 _WAL_MODE = 2  # header bytes 18-19 of a database in WAL mode
 _CORRUPTION_MESSAGES = ("database disk image is malformed", "file is not a database", "disk i/o error",
@@ -75,6 +83,28 @@ def open_file_connection(path: str, guard: SqliteGuard) -> apsw.Connection:
     except BaseException:
         conn.close()
         raise
+
+
+class _RolledBackGuard(SqliteGuard):
+    """The SQLite guard, refusing transaction statements: on a file, the text runs inside our
+    own transaction, which must be the one that ends it (always by a rollback)."""
+
+    def trace(self, cursor: Any, sql: str, bindings: Any) -> bool:
+        if not super().trace(cursor, sql, bindings):
+            return False
+        if self.kinds[-1] == TRANSACTION:
+            self.forbidden = "transaction statements are not allowed on a database file"
+            return False
+        return True
+
+
+def _in_wal_mode(path: str) -> bool:
+    try:
+        with open(path, "rb") as f:
+            header = f.read(20)
+    except OSError:
+        return False
+    return len(header) == 20 and header[18] == _WAL_MODE
 
 
 class _ReadOnlyGuard(SqliteGuard):
@@ -206,6 +236,7 @@ class SqliteFileEngine:
         self.closed = False
         self._signature: tuple[int, int, int, int] | None = None
         self._lock = threading.Lock()  # guards the signature and the generation
+        self._write_lock = threading.Lock()  # one rolled-back write transaction on the file at a time
 
     @property
     def size(self) -> int:
@@ -343,10 +374,7 @@ class SqliteFileEngine:
     def _run_on_copy(self, source: apsw.Connection, text: str, deadline: float, capture_state: bool | None,
                      max_rows: int, max_bytes: int) -> RunOutcome:
         if self.size > MAX_FILE_COPY_BYTES:
-            raise ExecFailure(ErrorKind.TOO_LARGE, (
-                f"DML on a database file over {MAX_FILE_COPY_BYTES // 2**20} MB is not supported: "
-                f"{os.path.basename(self.path)} holds {self.size / 2**20:.0f} MB (statements that write, "
-                "temp tables and transactions run on a private in-memory copy; only reads run on the file)"))
+            return self._run_rolled_back(text, deadline, capture_state, max_rows, max_bytes)
         guard = SqliteGuard()
         conn = sqlite_connect(guard)
         try:
@@ -360,6 +388,45 @@ class SqliteFileEngine:
             return run_private(conn, guard, text, deadline, capture_state, max_rows, max_bytes)
         finally:
             conn.close()
+
+    def _run_rolled_back(self, text: str, deadline: float, capture_state: bool | None, max_rows: int,
+                         max_bytes: int) -> RunOutcome:
+        """A text that writes, on a file too large to copy: inside a transaction on a read-write
+        connection that is always rolled back. The journal is kept in memory and dirty pages are
+        never spilled, so the file itself is not written, even if the process dies mid-way; the
+        text's own transaction statements are refused (a COMMIT would keep its changes). One
+        writer per file at a time; a file in WAL mode (whose writes would go to a -wal file) is
+        refused."""
+        if _in_wal_mode(self.path):
+            raise ExecFailure(ErrorKind.TOO_LARGE, (
+                f"DML on a database file in WAL mode over {MAX_FILE_COPY_BYTES // 2**20} MB is not supported: "
+                f"{os.path.basename(self.path)}"))
+        with self._write_lock:
+            guard = _RolledBackGuard()
+            uri = "file:" + urllib.parse.quote(self.path) + "?mode=rw"
+            try:
+                conn = apsw.Connection(uri, flags=apsw.SQLITE_OPEN_READWRITE | apsw.SQLITE_OPEN_URI,
+                                       statementcachesize=0)
+            except apsw.Error as e:
+                raise ExecFailure(ErrorKind.TOO_LARGE, f"DML on {os.path.basename(self.path)} needs a writable "
+                                                       f"file to roll back on, and it is not: {e}") from None
+            try:
+                for pragma in ROLLED_BACK_PRAGMAS:  # before the guard, which refuses PRAGMA
+                    conn.execute(pragma).fetchall()
+                guard_connection(conn, guard)
+                conn.authorizer = None
+                conn.execute("BEGIN")
+                conn.authorizer = guard.authorize
+                try:
+                    return run_private(conn, guard, text, deadline, capture_state, max_rows, max_bytes)
+                finally:
+                    conn.authorizer = None
+                    if not conn.getautocommit():
+                        conn.execute("ROLLBACK")
+            except apsw.Error as e:
+                raise ExecFailure(*classify_sqlite_error(e)) from None
+            finally:
+                conn.close()
 
     def close(self) -> None:
         """Close the idle connections; those running a query close when it ends (idempotent)."""
