@@ -194,6 +194,8 @@ class EvalConfig:
                        # sqlgrpo.scoring.matching.MATCH_CONVENTIONS spelled out: importing the scoring layer
                        # would load both SQL engines for `sqlgrpo --help` (tests/test_conventions.py checks them)
                        choices=("ours", "spider", "bird"))
+    query_timeout_s: float = _help("time limit per query on the answers, in seconds (2 as in training; BIRD's "
+                                   "official evaluation gives 30)", 2.0)
     predictions: str | None = _help("score the answers in this file instead of generating any (no model is loaded): "
                                     "Spider's .sql/.txt (one SQL per line, line i = question i of the source file), "
                                     "BIRD's .json or .jsonl (index or id, sql or completion); --limit applies only "

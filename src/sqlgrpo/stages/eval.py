@@ -31,13 +31,14 @@ Outputs in the output folder: `evaluation_results.json` (one object per sample),
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,7 @@ from sqlgrpo.scoring.metrics import compute_metrics, score_questions
 from sqlgrpo.scoring.predictions import PredictionsError, align_predictions, read_predictions
 from sqlgrpo.scoring.rewards import REWARDS, get_reward
 from sqlgrpo.scoring.suites import record_suite
+from sqlgrpo.sql import BACKENDS, default_executor
 from sqlgrpo.stages.config import StageConfig
 from sqlgrpo.stages.training import gpu_available, importable
 
@@ -230,7 +232,7 @@ def evaluate(stage: StageConfig, *, progress: bool = True) -> dict:
     generation_s = time.perf_counter() - start
 
     results, metrics = score_generations(kept, [generations[str(r["id"])] for r in kept], shared.backend,
-                                         cfg.reward_weights, cfg.match)
+                                         cfg.reward_weights, cfg.match, cfg.query_timeout_s)
     metrics.update({"model": model_name, "adapter": cfg.adapter, "eval_file": str(eval_path),
                     "prompts_dropped": dropped, "generation_seconds": round(generation_s, 2),
                     "backend": shared.backend})
@@ -266,7 +268,8 @@ def evaluate_predictions(stage: StageConfig, *, progress: bool = True) -> dict:
     log.info("%d predictions read from %s (%s format), matched to the questions by %s", len(predictions.by_key),
              predictions.path, predictions.format, matched_by)
     generations = [{"outputs": [p.text], "given_sql": [p.sql]} for p in found]
-    results, metrics = score_generations(records, generations, shared.backend, cfg.reward_weights, cfg.match)
+    results, metrics = score_generations(records, generations, shared.backend, cfg.reward_weights, cfg.match,
+                                         cfg.query_timeout_s)
     metrics.update({"model": f"predictions: {Path(cfg.predictions).name}", "adapter": None,
                     "eval_file": str(eval_path), "prompts_dropped": 0, "generation_seconds": None,
                     "backend": shared.backend,
@@ -301,14 +304,39 @@ def source_question_count(records: list[dict]) -> int | None:
     return None
 
 
+@contextlib.contextmanager
+def answer_time_limit(backend: str, seconds: float | None) -> Iterator[None]:
+    """The per-query time limit of the process-wide executor set to `seconds` for a while (None:
+    left as it is): BIRD's official evaluation gives a query 30 s, a rollout gets 2."""
+    executor = default_executor(backend if backend in BACKENDS else "sqlite")
+    before = executor.timeout_s
+    if seconds is not None:
+        if seconds <= 0:
+            raise EvalError(f"query_timeout_s must be a positive number of seconds, got {seconds}")
+        executor.timeout_s = seconds
+    try:
+        yield
+    finally:
+        executor.timeout_s = before
+
+
 def score_generations(records: list[dict], generations: list[dict], backend: str,
-                      weights: dict[str, float], match: str = OURS) -> tuple[list[dict], dict]:
+                      weights: dict[str, float], match: str = OURS,
+                      timeout_s: float | None = None) -> tuple[list[dict], dict]:
     """One result per question (every answer executed once, on its test suite too) and the
     metrics over them, `correct` under the convention `match`, including the training rewards
     of each first answer and how many questions had a suite applied (`test_suite_records`:
-    none under a benchmark's convention, which judges on the shown database only)."""
+    none under a benchmark's convention, which judges on the shown database only). Each answer
+    runs under `timeout_s` per query (None: the executor's own limit)."""
+    with answer_time_limit(backend, timeout_s):
+        return _score_generations(records, generations, backend, weights, match)
+
+
+def _score_generations(records: list[dict], generations: list[dict], backend: str, weights: dict[str, float],
+                       match: str) -> tuple[list[dict], dict]:
     results = score_questions(records, generations, backend, match)
     metrics = compute_metrics(results)
+    metrics["query_timeout_s"] = default_executor(backend if backend in BACKENDS else "sqlite").timeout_s
     metrics["match"], metrics["match_rule"] = match, MATCH_RULES[match]
     metrics["test_suite_records"] = sum(1 for r in records if record_suite(r)) if match == OURS else 0
     metrics.update(score_rewards(results, weights, backend))
