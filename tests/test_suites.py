@@ -400,3 +400,9 @@ def test_a_prepared_suite_reaches_the_reward(tmp_path):
     scores = execution_reward(completions, sql=[record["sql"]] * 2, sql_context=[record["sql_context"]] * 2,
                               test_suite=[record[TEST_SUITE_FIELD]] * 2)
     assert scores == [EXEC_MATCH, EXEC_RAN_WRONG]
+
+
+def test_a_database_file_gets_no_suite_even_when_asked_directly(tmp_path):
+    # A file is never copied per variant: build_suite names the reason instead of fuzzing it.
+    from sqlgrpo.sql import file_context
+    assert build_suite("SELECT 1", file_context(tmp_path / "db.sqlite")).reason == NO_SUITE_FILE_DATABASE

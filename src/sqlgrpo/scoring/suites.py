@@ -33,7 +33,7 @@ from sqlgrpo.scoring.edits import EDITS
 from sqlgrpo.scoring.matching import outcome_key
 from sqlgrpo.scoring.near_misses import MAX_TRIES_PER_KIND, edit_candidates, parse_gold
 from sqlgrpo.scoring.verdict import same_outcome
-from sqlgrpo.sql import ExecResult, SQLExecutor, split_statements
+from sqlgrpo.sql import ExecResult, SQLExecutor, context_file, split_statements
 from sqlgrpo.sql.fuzz import MAX_BUILD_RETRIES, Candidate, candidates, variant_context
 
 log = logging.getLogger(__name__)
@@ -101,6 +101,8 @@ def build_suite(gold: str, context: str, backend: str = "sqlite", *, max_variant
     does not depend on row order); a gold whose outcome differs between the engines is
     distilled on its own backend.
     """
+    if context_file(context) is not None:
+        return SuiteBuild(reason=NO_SUITE_FILE_DATABASE)  # a file is never copied per variant
     executors = {backend: _executor(backend)}
     try:
         target = executors[backend].database(context).run(gold)
