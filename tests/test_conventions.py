@@ -8,7 +8,6 @@ two dogs, so that DISTINCT, duplicates and row order change results.
 from __future__ import annotations
 
 import dataclasses
-from collections import Counter
 
 import pytest
 
@@ -16,8 +15,8 @@ from sqlgrpo.scoring.matching import (MATCH_CONVENTIONS, bird_results_match, che
                                       spider_order_matters, spider_results_match)
 from sqlgrpo.scoring.metrics import DIFFICULTY_ORDER, compute_metrics, score_questions, score_records
 from sqlgrpo.scoring.verdict import (CORRECT, GOLD_FAILED, NOT_AS_WRITTEN, SHOWN_DATA_ONLY, WRONG_RESULT,
-                                     clear_gold_caches, verdict)
-from sqlgrpo.sql import ExampleDatabase, execute
+                                     verdict)
+from sqlgrpo.sql import execute
 from sqlgrpo.stages.config import ConfigError, EvalConfig, resolve
 
 CTX = ("CREATE TABLE pets (id INTEGER PRIMARY KEY, name TEXT, species TEXT, age INTEGER); "
@@ -228,21 +227,6 @@ def test_difficulty_classes_come_easiest_first():
     records = [{"sql_complexity": c, "error_kind": "correct", "correct": True} for c in ("extra", "hard", "zzz", "easy")]
     assert list(compute_metrics(records)["by_complexity"]) == ["easy", "hard", "extra", "zzz"]
     assert DIFFICULTY_ORDER.index("extra") > DIFFICULTY_ORDER.index("hard")
-
-
-@pytest.fixture
-def runs(monkeypatch) -> Counter:
-    """Every SQL text run on an example database, counted (gold and answers alike)."""
-    counted: Counter = Counter()
-    real_run = ExampleDatabase.run
-
-    def spy(self, sql, **kwargs):
-        counted[sql] += 1
-        return real_run(self, sql, **kwargs)
-
-    clear_gold_caches()
-    monkeypatch.setattr(ExampleDatabase, "run", spy)
-    return counted
 
 
 def test_a_benchmark_convention_reuses_the_run_of_the_same_text(runs):

@@ -6,7 +6,6 @@ Real SQLite throughout; an executor spy counts how often each answer really runs
 
 from __future__ import annotations
 
-from collections import Counter
 
 import pytest
 
@@ -19,7 +18,6 @@ from sqlgrpo.scoring.near_misses import near_misses
 from sqlgrpo.scoring.rewards import execution_reward
 from sqlgrpo.scoring.verdict import (CORRECT, EXEC_FAILED, EXEC_MATCH, EXEC_RAN_WRONG, GOLD_FAILED, NO_SQL,
                                      WRONG_RESULT, WRONG_STATEMENT_KIND, verdict, verdicts)
-from sqlgrpo.sql import ExampleDatabase
 from sqlgrpo.stages.eval import score_generations
 
 CTX = ("CREATE TABLE pets (id INTEGER PRIMARY KEY, name TEXT, species TEXT, age INTEGER); "
@@ -83,21 +81,6 @@ def test_the_outcome_key_groups_answers_with_the_same_rows():
 
 
 # --- each answer runs once ------------------------------------------------------------------
-
-@pytest.fixture
-def runs(monkeypatch) -> Counter:
-    """Every SQL text run on an example database, counted (gold and answers alike)."""
-    counted: Counter = Counter()
-    real_run = ExampleDatabase.run
-
-    def spy(self, sql, **kwargs):
-        counted[sql] += 1
-        return real_run(self, sql, **kwargs)
-
-    rewards.clear_caches()  # the gold is run (once) inside the measured call, not before it
-    monkeypatch.setattr(ExampleDatabase, "run", spy)
-    return counted
-
 
 def test_each_eval_answer_runs_once(runs):
     # The eval stage scores every answer (accuracy, strict accuracy, outcome, the training
