@@ -194,16 +194,9 @@ def verdict(pred_sql: str | None, gold: str, context: str, backend: str = "sqlit
         return Verdict(EXEC_MATCH, CORRECT, prediction=gold_result, same_kind=True, gold=gold_result,
                        shown_correct=True, variants_checked=len(suite))
     pred = executor_for(backend).run(pred_sql, context)
-    if not pred.ok:
-        return Verdict(EXEC_FAILED if gold_result.ok else None, pred.error_kind or ErrorKind.RUNTIME, pred.error,
-                       prediction=pred, cacheable=not pred.timed_out)
-    if not gold_result.ok:
-        return Verdict(None, GOLD_FAILED, f"the gold does not run ({gold_result.error_kind}): {gold_result.error}",
-                       prediction=pred, cacheable=not gold_result.timed_out)
-    if modifies(gold_result) != modifies(pred):
-        # A DELETE never answers a question; a SELECT never performs an update.
-        return Verdict(EXEC_FAILED, WRONG_STATEMENT_KIND,
-                       "modifies the database where the gold does not, or the reverse", prediction=pred)
+    unjudged = _failed_run(pred, gold_result) or _not_comparable(pred, gold_result)
+    if unjudged is not None:
+        return unjudged
     if not same_outcome(gold_result, pred, gold, backend):
         return Verdict(EXEC_RAN_WRONG, WRONG_RESULT, "runs, but its outcome differs from the gold's",
                        prediction=pred, same_kind=True, gold=gold_result)
@@ -230,23 +223,41 @@ def _benchmark_verdict(pred_sql: str | None, gold: str, context: str, backend: s
         pred = ran
     else:
         pred = executor_for(backend).run(pred_text, context)
-    if not pred.ok:
-        return Verdict(EXEC_FAILED if gold_result.ok else None, pred.error_kind or ErrorKind.RUNTIME, pred.error,
-                       prediction=pred, cacheable=not pred.timed_out)
+    failed = _failed_run(pred, gold_result)
+    if failed is not None:
+        return failed
     if pred.dialect not in (AS_WRITTEN, None):
         return Verdict(EXEC_FAILED if gold_result.ok else None, NOT_AS_WRITTEN,
                        f"runs only when transpiled from {pred.dialect}; the {match} evaluation runs the prediction "
                        f"as written, and as written it fails", prediction=pred)
-    if not gold_result.ok:
-        return Verdict(None, GOLD_FAILED, f"the gold does not run ({gold_result.error_kind}): {gold_result.error}",
-                       prediction=pred, cacheable=not gold_result.timed_out)
-    if modifies(gold_result) != modifies(pred):
-        return Verdict(EXEC_FAILED, WRONG_STATEMENT_KIND,
-                       "modifies the database where the gold does not, or the reverse", prediction=pred)
+    unjudged = _not_comparable(pred, gold_result)
+    if unjudged is not None:
+        return unjudged
     if not convention_outcomes_match(gold_result, pred, match, order_matters=spider_order_matters(gold_text)):
         return Verdict(EXEC_RAN_WRONG, WRONG_RESULT, f"runs, but its outcome differs from the gold's ({match} rules)",
                        prediction=pred, same_kind=True, gold=gold_result)
     return Verdict(EXEC_MATCH, CORRECT, prediction=pred, same_kind=True, gold=gold_result, shown_correct=True)
+
+
+def _failed_run(pred: ExecResult, gold_result: ExecResult) -> Verdict | None:
+    """The verdict of an answer that did not run (no score when the gold does not run either)."""
+    if pred.ok:
+        return None
+    return Verdict(EXEC_FAILED if gold_result.ok else None, pred.error_kind or ErrorKind.RUNTIME, pred.error,
+                   prediction=pred, cacheable=not pred.timed_out)
+
+
+def _not_comparable(pred: ExecResult, gold_result: ExecResult) -> Verdict | None:
+    """The verdict of an answer that ran but cannot match: the gold does not run, or one of the
+    two modifies the database and the other does not."""
+    if not gold_result.ok:
+        return Verdict(None, GOLD_FAILED, f"the gold does not run ({gold_result.error_kind}): {gold_result.error}",
+                       prediction=pred, cacheable=not gold_result.timed_out)
+    if modifies(gold_result) != modifies(pred):
+        # A DELETE never answers a question; a SELECT never performs an update.
+        return Verdict(EXEC_FAILED, WRONG_STATEMENT_KIND,
+                       "modifies the database where the gold does not, or the reverse", prediction=pred)
+    return None
 
 
 def same_outcome(gold_result: ExecResult, pred: ExecResult, gold: str, backend: str = "sqlite") -> bool:
