@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.sqlgrpo-installed
 
-.PHONY: setup test demo demo-quick bench clean
+.PHONY: setup test demo demo-quick bench gpu-check clean
 
 setup: $(STAMP)
 
@@ -32,6 +32,17 @@ demo-quick: setup
 
 bench: setup
 	$(PY) benchmarks/bench_prepare.py
+
+# The GPU paths (bf16 GRPO with vLLM, QLoRA, vLLM eval of a rank-32 adapter, resume) on one GPU,
+# in minutes, on a tiny random model: README "Checking the GPU paths". Not after `setup` on
+# purpose: it runs the GPU machine's own Python and packages, offline (no pip, no hub). CI does
+# not run it. TOKENIZER=DIR (from `tools/gpu_check.py export-tokenizer DIR`) or MODEL=DIR.
+GPU_PYTHON ?= python3
+TOKENIZER ?=
+MODEL ?=
+GPU_CHECK_ARGS ?=
+gpu-check:
+	PYTHONPATH=src $(GPU_PYTHON) tools/gpu_check.py $(if $(TOKENIZER),--tokenizer $(TOKENIZER)) $(if $(MODEL),--model $(MODEL)) $(GPU_CHECK_ARGS)
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache

@@ -1,29 +1,21 @@
 """The LLM judge: reading verdicts, and the client against real HTTP servers on loopback.
 
-The fast tests start a scripted OpenAI-compatible server (http.server in a thread) whose every
-request gets the reply a test chose: rate limits, server errors, slow answers, garbage. The slow
-test talks to `transformers serve` running the embedded model.
+The fast tests start a scripted OpenAI-compatible server (http.server in a thread, in
+conftest.py) whose every request gets the reply a test chose: rate limits, server errors, slow
+answers, garbage. The slow test talks to `transformers serve` running the embedded model (the
+`transformers_server` fixture of conftest.py).
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
 import re
-import socket
-import subprocess
-import sys
-import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from conftest import Reply, ScriptedServer
 
 from sqlgrpo.scoring.judge import (
     DEFAULT_JUDGE_MODEL,
@@ -116,95 +108,11 @@ def test_parse_verdict_rejects_what_is_not_a_complete_verdict(text):
 # A scripted OpenAI-compatible server
 
 
-@dataclass
-class Reply:
-    status: int = 200
-    content: str | None = None  # the assistant message's text (status 200)
-    body: bytes | None = None  # raw body, overriding content
-    headers: dict = field(default_factory=dict)
-    delay_s: float = 0.0
-    usage: tuple[int, int] | None = (10, 5)
-
-
-def completion_body(content: str, usage: tuple[int, int] | None, model: str = "test-judge") -> bytes:
-    body = {"id": "chatcmpl-test", "object": "chat.completion", "created": 0, "model": model,
-            "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}]}
-    if usage is not None:
-        body["usage"] = {"prompt_tokens": usage[0], "completion_tokens": usage[1], "total_tokens": sum(usage)}
-    return json.dumps(body).encode()
-
-
-SERVER_POLL_S = 0.02
-
-
-class ScriptedServer(ThreadingHTTPServer):
-    daemon_threads = True  # a handler still sleeping past a client timeout must not block shutdown
-
-    def __init__(self):
-        super().__init__(("127.0.0.1", 0), ScriptedHandler)
-        self.lock = threading.Lock()
-        self.bodies: list[dict] = []  # every request body, in arrival order
-        self.in_flight = 0
-        self.max_in_flight = 0
-        # responder(request_index, body) -> Reply; the default answers a good verdict.
-        self.responder: Callable[[int, dict], Reply] = lambda i, body: Reply(content=json.dumps(GOOD))
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/v1"
-
-
-class ScriptedHandler(BaseHTTPRequestHandler):
-    server: ScriptedServer
-
-    def log_message(self, format, *args):  # keep the test output clean
-        pass
-
-    def do_POST(self):
-        server = self.server
-        raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        body = json.loads(raw or b"{}")
-        with server.lock:
-            index = len(server.bodies)
-            server.bodies.append(body)
-            server.in_flight += 1
-            server.max_in_flight = max(server.max_in_flight, server.in_flight)
-        try:
-            if self.path != "/v1/chat/completions":
-                reply = Reply(status=404, body=b'{"error": {"message": "unknown path"}}')
-            else:
-                reply = server.responder(index, body)
-            time.sleep(reply.delay_s)
-            payload = reply.body if reply.body is not None else (
-                completion_body(reply.content, reply.usage) if reply.status == 200
-                else json.dumps({"error": {"message": f"scripted {reply.status}"}}).encode())
-            self.send_response(reply.status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            for name, value in reply.headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(payload)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client gave up (timeout test); nothing to answer
-        finally:
-            with server.lock:
-                server.in_flight -= 1
-
-
 @pytest.fixture
-def server():
-    srv = ScriptedServer()
-    # A short poll interval: shutdown() waits up to one interval, at every test's teardown.
-    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": SERVER_POLL_S},
-                              name="scripted-judge-server", daemon=True)
-    thread.start()
-    try:
-        yield srv
-    finally:
-        srv.shutdown()
-        srv.server_close()
-        thread.join(timeout=5)
+def server(scripted_server: ScriptedServer) -> ScriptedServer:
+    """The scripted server of conftest.py, answering a good verdict unless a test says otherwise."""
+    scripted_server.responder = lambda i, body: Reply(content=json.dumps(GOOD))
+    return scripted_server
 
 
 def scripted(*replies: Reply) -> Callable[[int, dict], Reply]:
@@ -440,67 +348,10 @@ def test_a_key_from_the_environment_is_usable(monkeypatch):
 # ------------------------------------------------------------------------------------------
 # The real thing: transformers serve with the embedded model
 
-# The server loads torch and the model; on 2 shared cores that takes 15-60 s.
-SERVE_READY_TIMEOUT_S = 240.0
-SERVE_POLL_S = 0.5
 # The tiny model generates 0.5-10 tokens/s depending on how loaded the 2 cores are: a short
 # (likely cut, hence unreadable) verdict keeps the test bounded; the protocol is what is tested.
 SERVE_MAX_TOKENS = 32
 SERVE_REQUEST_TIMEOUT_S = 180.0
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _get_json(url: str) -> dict | None:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return json.loads(response.read()) if response.status == 200 else None
-    except (urllib.error.URLError, OSError, ValueError):
-        return None
-
-
-@pytest.fixture
-def transformers_server(tmp_path):
-    """`transformers serve` pinned to the embedded model on a free loopback port: (base_url, model id)."""
-    missing = [m for m in ("fastapi", "uvicorn") if importlib.util.find_spec(m) is None]
-    if missing:
-        pytest.skip(f"transformers serve needs {', '.join(missing)}: pip install -e '.[serving]'")
-    from sqlgrpo.llm.models import embedded_checkpoint_dir
-
-    checkpoint = embedded_checkpoint_dir()
-    port = _free_port()
-    log_path = tmp_path / "transformers-serve.log"
-    command = [str(Path(sys.executable).with_name("transformers")), "serve", "--host", "127.0.0.1",
-               "--port", str(port), "--device", "cpu", "--log-level", "info", str(checkpoint)]
-    # The model is a local folder; offline mode keeps the server from asking the hub about it.
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + SERVE_READY_TIMEOUT_S
-        while _get_json(f"{base}/health") is None:
-            if process.poll() is not None:
-                pytest.fail(f"transformers serve exited with {process.returncode}:\n{log_path.read_text()[-3000:]}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"transformers serve not ready after {SERVE_READY_TIMEOUT_S:g} s:\n"
-                            f"{log_path.read_text()[-3000:]}")
-            time.sleep(SERVE_POLL_S)
-        # A server pinned to a model answers 400 to any other model name: ask it for its id.
-        models = _get_json(f"{base}/v1/models") or {}
-        model_id = models["data"][0]["id"] if models.get("data") else str(checkpoint)
-        yield f"{base}/v1", model_id
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
 
 
 @pytest.mark.slow

@@ -300,7 +300,8 @@ COMMANDS: tuple[Command, ...] = (
             _config_arguments("train"), _run_train, configured=True),
     Command("eval", "answers on held-out questions: execution accuracy, format, errors, LLM judge, HTML report",
             "Generate answers for the eval file (batched; greedy, or --num-samples K for pass@K and "
-            "self-consistency), score them by execution against the gold with the reward's own verdict, "
+            "self-consistency; locally with transformers, with --use-vllm on a GPU, or through a running "
+            "OpenAI-compatible server with --generation-base-url URL --generation-model NAME), score them by execution against the gold with the reward's own verdict, "
             "optionally ask an LLM judge (OPENAI_API_KEY or --judge-base-url; skipped otherwise), and write "
             "evaluation_results.json, evaluation_summary.csv/.txt, metrics.json and report.html. --resume "
             "continues an interrupted run without regenerating or re-judging.",

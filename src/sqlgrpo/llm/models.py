@@ -9,7 +9,8 @@ A model is named one of three ways:
 - a Hugging Face hub id, loaded with the usual `from_pretrained` (needs the hub or its cache).
 
 A PEFT adapter folder can be loaded on top of any of them with `load_model(name, adapter=...)`,
-and `model_name_of_adapter` tells which model an adapter was trained on.
+and `model_name_of_adapter` tells which model an adapter was trained on. `load_tokenizer(name)`
+loads the tokenizer alone (prompt budgets where a server runs the model).
 
     from sqlgrpo.llm.models import load_model
     model, tokenizer = load_model("embedded")
@@ -141,6 +142,16 @@ def default_dtype() -> torch.dtype:
     return torch.bfloat16 if torch.cuda.is_available() else torch.float32
 
 
+def inference_device_map(*, for_training: bool, quantized: bool) -> str | None:
+    """Where `load_model` puts a model nobody else places: on the GPU when there is one, for
+    generation (eval, ask, merging aside). None leaves it to the caller: a model loaded for
+    training is placed by the Trainer (accelerate, DeepSpeed, FSDP), and a quantized one by its
+    quantizer (bitsandbytes puts it on the current CUDA device)."""
+    if for_training or quantized:
+        return None
+    return "cuda" if torch.cuda.is_available() else None
+
+
 def load_model(
     name: str = EMBEDDED_MODEL,
     *,
@@ -150,17 +161,23 @@ def load_model(
     trust_remote_code: bool = False,
     for_training: bool = False,
     quantization_config: Any = None,
+    autocast_adapter_dtype: bool = True,
 ):
     """Load `(model, tokenizer)` for `name`: `embedded`, a checkpoint folder, or a hub id.
 
-    `adapter` is a PEFT adapter folder loaded on top (trainable only if `for_training`). The
-    tokenizer always has a pad token. The model is in eval mode unless `for_training`.
-    `quantization_config` (e.g. a 4-bit `BitsAndBytesConfig`) goes to `from_pretrained`.
+    `adapter` is a PEFT adapter folder loaded on top (trainable only if `for_training`); PEFT
+    loads its weights in fp32 unless `autocast_adapter_dtype` is False (then in the base model's
+    dtype, as DeepSpeed ZeRO-3 needs). The tokenizer always has a pad token. The model is in eval
+    mode unless `for_training`; a model not loaded for training goes on the GPU when there is one
+    and `device_map` is not given (`inference_device_map`). `quantization_config` (e.g. a 4-bit `BitsAndBytesConfig`)
+    goes to `from_pretrained`.
     """
     # Cheap checks of the arguments first, before seconds of loading.
     torch_dtype = _resolve_dtype(dtype)
     trained_on = model_name_of_adapter(adapter) if adapter is not None else None
     source = _resolve_source(name)
+    if device_map is None:
+        device_map = inference_device_map(for_training=for_training, quantized=quantization_config is not None)
     start = time.perf_counter()
     try:
         # The tokenizer first: for an unreachable hub id it fails after one round of hub retries
@@ -187,17 +204,47 @@ def load_model(
         logger.warning("Tokenizer of %s has no chat template; chat prompts will fail", name)
 
     if adapter is not None:
-        model = _load_adapter(model, Path(adapter), trained_on, name, source, for_training)
+        model = _load_adapter(model, Path(adapter), trained_on, name, source, for_training, autocast_adapter_dtype)
 
     model.train(for_training)
     logger.info(
-        "Loaded model %s%s (%s) in %.1f s",
+        "Loaded model %s%s (%s, %s) in %.1f s",
         name,
         f" with adapter {adapter}" if adapter is not None else "",
         torch_dtype,
+        model.device,
         time.perf_counter() - start,
     )
     return model, tokenizer
+
+
+def model_source(name: str) -> str:
+    """What `from_pretrained` reads for `name`, as a library that loads the model itself (vLLM)
+    needs it: the converted checkpoint folder for `embedded` (converting it on first use), the
+    folder for a checkpoint folder, the id for a hub id. Raises as `load_model` does."""
+    return _resolve_source(name)
+
+
+def load_tokenizer(name: str = EMBEDDED_MODEL, *, local_files_only: bool = False, trust_remote_code: bool = False):
+    """Only the tokenizer of `name` (`embedded`, a checkpoint folder, or a hub id), with a pad
+    token as `load_model` gives it: for counting prompt tokens where the model itself runs
+    elsewhere (a generation server). `local_files_only`: a hub id only from the hub cache, never
+    the network (an unreachable hub costs ~45 s of retries). Raises ModelNotFoundError when
+    `name` is none of the three (or, local only, not in the cache)."""
+    source = _resolve_source(name)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local_files_only,
+                                                  trust_remote_code=trust_remote_code)
+    except OSError as error:
+        if Path(source).is_dir():
+            raise  # a local folder that exists: the error is about its contents, keep it as is
+        where = "in the Hugging Face hub cache" if local_files_only else "locally or on the Hugging Face hub"
+        raise ModelNotFoundError(
+            f"no tokenizer for {name!r} {where} ({error}); pass {EMBEDDED_MODEL!r}, an existing "
+            "checkpoint folder, or a hub id that is reachable or already in the hub cache"
+        ) from error
+    _ensure_pad_token(tokenizer, name)
+    return tokenizer
 
 
 def model_name_of_adapter(adapter_dir: str | Path) -> str | None:
@@ -356,7 +403,8 @@ def _resolve_dtype(dtype: torch.dtype | str | None) -> torch.dtype | str:
 
 
 def _load_adapter(
-    model, adapter_dir: Path, trained_on: str | None, name: str, source: str, for_training: bool
+    model, adapter_dir: Path, trained_on: str | None, name: str, source: str, for_training: bool,
+    autocast_adapter_dtype: bool = True,
 ):
     # Imported here: peft adds seconds of imports that loading a plain model does not need.
     from peft import PeftModel
@@ -368,7 +416,8 @@ def _load_adapter(
             trained_on,
             name,
         )
-    return PeftModel.from_pretrained(model, adapter_dir, is_trainable=for_training)
+    return PeftModel.from_pretrained(model, adapter_dir, is_trainable=for_training,
+                                     autocast_adapter_dtype=autocast_adapter_dtype)
 
 
 def _same_model(trained_on: str, name: str, source: str) -> bool:

@@ -11,7 +11,9 @@ execution metrics of the `eval` stage; it never replaces them.
                                   "output": ...}])
 
 Retries are ours, not the client's: HTTP 429, 5xx, timeouts, connection errors and answers that
-`parse_verdict` cannot read are retried with exponential backoff and jitter; other 4xx are not.
+`parse_verdict` cannot read are retried with exponential backoff and jitter; other 4xx are not
+(the classification and the backoff are `sqlgrpo.common.openai_retry`, shared with served
+generation).
 A sample without a readable verdict after `max_attempts` gets `ok=False` and the reason, never a
 score. Readable verdicts are cached on disk, one JSON file each, so a rerun sends no request for
 them; failed ones are not cached, so a rerun asks again.
@@ -22,9 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
 import os
-import random
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -36,26 +36,18 @@ import openai
 from tqdm.auto import tqdm
 
 from sqlgrpo.common.files import write_json
+from sqlgrpo.common.openai_retry import (TRANSPORT_ERRORS, Retry, api_key_or_placeholder, backoff_s, status_retry,
+                                         status_text, transport_retry, usage_tokens)
 from sqlgrpo.scoring.judge_rubric import (RUBRIC_VERSION, SCORE_FIELDS, JudgeVerdict, build_judge_messages, output_text,
                                           parse_verdict, score_value)
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_JUDGE_MODEL = "gpt-4o-mini"
-# Local servers (vLLM, llama.cpp, Ollama, transformers serve) accept any key, but the openai
-# client refuses to start without one.
-PLACEHOLDER_API_KEY = "sk-no-key-needed"
 NO_JUDGE_REASON = "no OPENAI_API_KEY and no --judge-base-url: judge skipped"
 REQUIRED_SAMPLE_KEYS = ("id", "question", "context", "gold", "output")
-# 408 and 429 say "later", 5xx "something broke on the server": worth another try. Every other
-# 4xx (bad request, bad key, unknown model) fails the same way however often it is sent.
-RETRIABLE_STATUS = frozenset({408, 429})
-FIRST_SERVER_ERROR_STATUS = 500
 # FastAPI-based servers reject an unknown field with 422, most others with 400.
 RESPONSE_FORMAT_REJECTION_STATUS = frozenset({400, 422})
-# Jitter draws each wait from [JITTER_FLOOR, 1] times the backoff, so that workers hit by the same
-# 429 storm do not come back in lockstep, while still waiting at least half the backoff.
-JITTER_FLOOR = 0.5
 # How much of an unreadable answer goes into the error message: enough to see what went wrong.
 ERROR_SNIPPET_CHARS = 200
 CACHE_SUFFIX = ".json"
@@ -79,15 +71,6 @@ def judge_configuration(model: str | None, base_url: str | None, api_key: str | 
 
 # ------------------------------------------------------------------------------------------
 # The client
-
-
-class _Retry(Exception):
-    """One failed attempt worth another: `reason` says why, `wait_s` overrides the backoff."""
-
-    def __init__(self, reason: str, wait_s: float | None = None):
-        super().__init__(reason)
-        self.reason = reason
-        self.wait_s = wait_s
 
 
 class _GiveUp(Exception):
@@ -125,11 +108,9 @@ class Judge:
                             ("backoff_max_s", backoff_max_s)):
             if not value >= 0 or (name == "timeout_s" and value == 0):
                 raise ValueError(f"Judge {name}={value!r}: must be a positive number of seconds")
-        key = api_key or os.environ.get("OPENAI_API_KEY")
-        if not key:
-            if not base_url:
-                raise ValueError(f"Judge: {NO_JUDGE_REASON}; set OPENAI_API_KEY or pass base_url")
-            key = PLACEHOLDER_API_KEY
+        key = api_key_or_placeholder(api_key, base_url)
+        if key is None:
+            raise ValueError(f"Judge: {NO_JUDGE_REASON}; set OPENAI_API_KEY or pass base_url")
         self.model = model or DEFAULT_JUDGE_MODEL
         self.base_url = base_url
         self.cache_dir = Path(cache_dir)
@@ -198,7 +179,7 @@ class Judge:
                 parsed = parse_verdict(text)
                 if parsed is None:
                     snippet = text[:ERROR_SNIPPET_CHARS].replace("\n", " ")
-                    raise _Retry(f"unreadable verdict (no JSON with all five scores in 1-5): {snippet!r}")
+                    raise Retry(f"unreadable verdict (no JSON with all five scores in 1-5): {snippet!r}")
                 return JudgeVerdict(ok=True, **parsed, attempts=attempts, prompt_tokens=prompt_tokens,
                                     completion_tokens=completion_tokens)
             except _GiveUp as error:
@@ -209,18 +190,18 @@ class Judge:
                     # Not the sample's fault and not counted against its attempts: many local
                     # servers do not support JSON mode; the prompt alone asks for JSON.
                     logger.warning("Judge server rejected response_format (%s); sending requests without it",
-                                   _status_text(error))
+                                   status_text(error))
                     self._send_response_format = False
-                    last_error = _status_text(error)
+                    last_error = status_text(error)
                     continue
-                retry = _retry_of_status_error(error, self.backoff_max_s)
+                retry = status_retry(error, self.backoff_max_s)
                 if retry is None:
-                    return JudgeVerdict(ok=False, error=f"not retried: {_status_text(error)}", attempts=attempts,
+                    return JudgeVerdict(ok=False, error=f"not retried: {status_text(error)}", attempts=attempts,
                                         prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
                 failures += 1
                 last_error = retry.reason
                 wait_s = retry.wait_s
-            except _Retry as retry:
+            except Retry as retry:
                 failures += 1
                 last_error = retry.reason
                 wait_s = retry.wait_s
@@ -234,7 +215,7 @@ class Judge:
 
     def _request(self, messages: list[dict], send_format: bool) -> tuple[str, tuple[int, int]]:
         """One HTTP request: the answer's text and its (prompt, completion) token counts.
-        Raises _Retry for timeouts, connection errors and malformed responses."""
+        Raises Retry for timeouts, connection errors and malformed responses."""
         extra: dict[str, Any] = {"response_format": {"type": "json_object"}} if send_format else {}
         with self._lock:
             self.requests_sent += 1
@@ -243,29 +224,22 @@ class Judge:
                 model=self.model, messages=messages, temperature=self.temperature,
                 max_tokens=self.max_tokens, **extra,
             )
-        except openai.APITimeoutError as error:
-            raise _Retry(f"timed out after {self.timeout_s:g} s") from error
-        except openai.APIResponseValidationError as error:
-            raise _Retry(f"malformed response body (HTTP {error.status_code})") from error
-        except openai.APIConnectionError as error:
-            raise _Retry(f"connection error: {error.__cause__ or error}") from error
-        except ValueError as error:  # a 200 whose body is not JSON at all
-            raise _Retry(f"malformed response body: {error}") from error
-        usage = _usage_of(response)
+        except TRANSPORT_ERRORS as error:
+            raise transport_retry(error, self.timeout_s) from error
+        usage = usage_tokens(response)
         with self._lock:
             self.usage["prompt_tokens"] += usage[0]
             self.usage["completion_tokens"] += usage[1]
         try:
             text = response.choices[0].message.content
         except (AttributeError, IndexError, TypeError) as error:
-            raise _Retry("malformed response: no choices[0].message") from error
+            raise Retry("malformed response: no choices[0].message") from error
         if not isinstance(text, str):
-            raise _Retry("malformed response: the message has no text content")
+            raise Retry("malformed response: the message has no text content")
         return text, usage
 
     def _backoff_s(self, failures: int) -> float:
-        backoff = min(self.backoff_max_s, self.backoff_base_s * 2 ** (failures - 1))
-        return backoff * random.uniform(JITTER_FLOOR, 1.0)
+        return backoff_s(failures, self.backoff_base_s, self.backoff_max_s)
 
     # -- cache ---------------------------------------------------------------------------------
 
@@ -312,46 +286,8 @@ def _check_sample(sample: Any) -> None:
                          f"each sample needs {', '.join(REQUIRED_SAMPLE_KEYS)}")
 
 
-def _usage_of(response: Any) -> tuple[int, int]:
-    usage = getattr(response, "usage", None)
-    if usage is None:
-        return 0, 0
-    return int(getattr(usage, "prompt_tokens", 0) or 0), int(getattr(usage, "completion_tokens", 0) or 0)
-
-
-def _status_text(error: openai.APIStatusError) -> str:
-    return f"HTTP {error.status_code}: {error.message}"
-
-
 def _rejects_response_format(error: openai.APIStatusError) -> bool:
     if error.status_code not in RESPONSE_FORMAT_REJECTION_STATUS:
         return False
     body = error.body if isinstance(error.body, str) else json.dumps(error.body, default=str)
     return "response_format" in f"{error.message} {body}"
-
-
-def _retry_of_status_error(error: openai.APIStatusError, max_wait_s: float) -> _Retry | None:
-    """A _Retry for a status worth retrying (honouring Retry-After, capped), else None."""
-    status = error.status_code
-    if status not in RETRIABLE_STATUS and status < FIRST_SERVER_ERROR_STATUS:
-        return None
-    wait_s = _retry_after_s(error.response.headers) if error.response is not None else None
-    if wait_s is not None:
-        wait_s = min(wait_s, max_wait_s)
-    return _Retry(_status_text(error), wait_s)
-
-
-def _retry_after_s(headers: Any) -> float | None:
-    """Seconds from a Retry-After (or retry-after-ms) header given as a number; None otherwise
-    (an HTTP-date is rare from these servers, and the backoff is a fine answer to it)."""
-    for header, divisor in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
-        value = headers.get(header)
-        if value is None:
-            continue
-        try:
-            seconds = float(value) / divisor
-        except ValueError:
-            continue
-        if math.isfinite(seconds) and seconds >= 0:
-            return seconds
-    return None

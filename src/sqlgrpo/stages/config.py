@@ -39,8 +39,9 @@ class ConfigError(SqlgrpoError, ValueError):
 
 
 def _help(text: str, default: Any = dataclasses.MISSING, default_factory: Any = dataclasses.MISSING,
-          choices: tuple[str, ...] | None = None) -> Any:
-    metadata = {"help": text, "choices": choices}
+          choices: tuple[str, ...] | None = None, secret: bool = False) -> Any:
+    # secret: a credential (an API key), written as null wherever the config is written out
+    metadata = {"help": text, "choices": choices, "secret": secret}
     if default_factory is not dataclasses.MISSING:
         return field(default_factory=default_factory, metadata=metadata)
     return field(default=default, metadata=metadata)
@@ -153,9 +154,14 @@ class TrainConfig(TrainerSection,
     vllm_gpu_memory_utilization: float = _help("share of GPU memory vLLM may take in colocate mode", 0.3)
     vllm_server_host: str = _help("host of `trl vllm-serve` in server mode", "0.0.0.0")
     vllm_server_port: int = _help("port of `trl vllm-serve` in server mode", 8000)
-    load_in_4bit: bool = _help("QLoRA: load the base model in 4-bit NF4 (GPU, bitsandbytes)", False)
-    use_unsloth: bool = _help("load the model through Unsloth's FastLanguageModel (GPU, pip install unsloth)", False)
-    merge_final: bool = _help("also save the base model with the adapter merged into DIR/merged", False)
+    load_in_4bit: bool = _help("QLoRA: load the base model in 4-bit NF4 (GPU, bitsandbytes); not with use_vllm "
+                               "(huggingface/trl#4973) unless through Unsloth", False)
+    use_unsloth: bool = _help("load the model through Unsloth's FastLanguageModel (GPU; an environment of its own: "
+                              "configs/unsloth-requirements.txt); with use_vllm, Unsloth's own vLLM engine generates",
+                              False)
+    merge_final: bool = _help("also save the base model with the adapter merged into DIR/merged (on the main process, "
+                              "onto a fresh copy of the base in host RAM: works under ZeRO-3/FSDP and after QLoRA)",
+                              False)
 
 
 def _default_weights() -> dict[str, float]:
@@ -200,6 +206,20 @@ class EvalConfig:
                                     "Spider's .sql/.txt (one SQL per line, line i = question i of the source file), "
                                     "BIRD's .json or .jsonl (index or id, sql or completion); --limit applies only "
                                     "when given", None)
+    generation_base_url: str | None = _help("generate through this running OpenAI-compatible server instead of loading "
+                                            "the model (vLLM `vllm serve --enable-lora`, SGLang, `transformers serve`, "
+                                            "llama.cpp's server), e.g. http://127.0.0.1:8000/v1; needs "
+                                            "generation_model", None)
+    generation_model: str | None = _help("the model name the generation server serves (its /v1/models lists them); "
+                                         "for an adapter, the NAME of vLLM's --lora-modules NAME=PATH", None)
+    generation_api_key: str | None = _help("API key of the generation server (null: OPENAI_API_KEY, else a "
+                                           "placeholder, which local servers accept); never written to "
+                                           "resolved_config.yaml", None, secret=True)
+    generation_concurrency: int = _help("generation requests in flight at once", 8)
+    generation_max_attempts: int = _help("attempts per generation request on HTTP 5xx, 429 or 408, a timeout or a "
+                                         "connection error; a question still unanswered after them stops the run, "
+                                         "the generations before it kept for --resume", 5)
+    generation_timeout_s: float = _help("time limit per generation request, in seconds", 300.0)
 
 
 @dataclass
@@ -250,7 +270,10 @@ class StageConfig:
     explicit: set[str] = field(default_factory=set)  # fields set by the file or a flag, not defaults
 
     def to_dict(self) -> dict:
-        return {**dataclasses.asdict(self.shared), self.stage: dataclasses.asdict(self.section)}
+        """The config as resolved_config.yaml holds it; a secret field (an API key) is null there,
+        so that a key never lands in an output folder (the reloaded config falls back to the
+        environment for it)."""
+        return {**_without_secrets(self.shared), self.stage: _without_secrets(self.section)}
 
     def write(self, out_dir: str | Path) -> Path:
         """Write the resolved config to `out_dir/resolved_config.yaml`."""
@@ -260,6 +283,14 @@ class StageConfig:
         header = f"# resolved config of `sqlgrpo {self.stage}`" + (f" (from {self.source})" if self.source else "")
         atomic_write_text(path, header + "\n" + yaml.safe_dump(self.to_dict(), sort_keys=False))
         return path
+
+
+def _without_secrets(section: Any) -> dict:
+    values = dataclasses.asdict(section)
+    for f in dataclasses.fields(section):
+        if f.metadata.get("secret"):
+            values[f.name] = None
+    return values
 
 
 # --------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@
     sqlgrpo eval --adapter outputs/train/final_adapter --num-samples 4
     sqlgrpo eval ... --judge-base-url http://127.0.0.1:8000/v1 --judge-model my-local-model
     sqlgrpo eval --eval-file data/spider/cleaned_eval_queries.jsonl --predictions pred.sql --match spider
+    sqlgrpo eval --generation-base-url http://127.0.0.1:8000/v1 --generation-model sql-lora --limit 0
 
 Generation is batched (left padding) through transformers, greedy unless `num_samples` > 1;
 generations are appended to `generations.jsonl` as they are made, so `--resume` continues an
@@ -23,6 +24,13 @@ and the rewards stay `ours`. `--predictions FILE` scores answers some other syst
 model is loaded, every question of the eval file is scored unless --limit is given, and
 everything after generation is the same. `n` counts the scored questions: one whose gold fails
 is kept in the results and left out of every rate (`gold_failed`).
+
+`--generation-base-url URL --generation-model NAME` sends the prompts to a running
+OpenAI-compatible server instead of loading the model (`sqlgrpo.llm.served`: concurrency-
+limited, retried with backoff; an adapter is a name the server serves, so no --adapter); only
+the model's tokenizer is loaded, when found locally, for the prompt budget. A question still
+unanswered after its retries stops the run with an error naming it, the batches before it saved
+for --resume; metrics.json names the server (`generation_server`) and the served model (`model`).
 
 Outputs in the output folder: `evaluation_results.json` (one object per sample),
 `evaluation_summary.csv`, `evaluation_summary.txt`, `metrics.json`, `report.html`,
@@ -137,27 +145,6 @@ def transformers_generator(model: Any, tokenizer: Any, cfg: Any) -> Callable[[li
     return generate_batch
 
 
-def vllm_generator(model_name: str, adapter: str | None, cfg: Any, tokenizer: Any) -> Callable[[list[dict]], list[dict]]:
-    """Generation through vLLM (GPU): the base model with the adapter as a LoRA request."""
-    from vllm import LLM, SamplingParams  # checked by check_eval_hardware
-    from vllm.lora.request import LoRARequest
-
-    llm = LLM(model=model_name, enable_lora=adapter is not None)
-    sampling = cfg.num_samples > 1
-    params = SamplingParams(n=cfg.num_samples, max_tokens=cfg.max_new_tokens,
-                            temperature=cfg.temperature if sampling else 0.0, top_p=cfg.top_p if sampling else 1.0)
-    lora = LoRARequest("adapter", 1, adapter) if adapter else None
-
-    def generate_batch(batch: list[dict]) -> list[dict]:
-        start = time.perf_counter()
-        outs = llm.chat([r["prompt"] for r in batch], params, lora_request=lora, use_tqdm=False)
-        per = (time.perf_counter() - start) / max(len(batch) * cfg.num_samples, 1)
-        return [{"outputs": [c.text for c in o.outputs], "tokens": [len(c.token_ids) for c in o.outputs],
-                 "latency_s": [round(per, 4)] * len(o.outputs)} for o in outs]
-
-    return generate_batch
-
-
 # --------------------------------------------------------------------------------------------
 # The stage
 
@@ -199,6 +186,8 @@ def evaluate(stage: StageConfig, *, progress: bool = True) -> dict:
     """Run the stage; returns the metrics (also written to metrics.json)."""
     shared, cfg = stage.shared, stage.section
     check_convention(cfg.match)
+    if cfg.generation_base_url or cfg.generation_model:
+        return evaluate_served(stage, progress=progress)
     if cfg.predictions:
         return evaluate_predictions(stage, progress=progress)
     from sqlgrpo.llm.models import load_model
@@ -209,33 +198,54 @@ def evaluate(stage: StageConfig, *, progress: bool = True) -> dict:
     check_reward_weights(cfg.reward_weights)
     if cfg.use_vllm and not (gpu_available() and importable("vllm")):
         raise EvalError("--use-vllm needs a CUDA GPU and the vllm package (pip install -e '.[gpu]')")
-    out = Path(cfg.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
     model_name = resolve_model(stage)
-    eval_path = _eval_path(stage)
-    records = read_eval_records(eval_path, cfg.limit)
-    if not records:
-        raise EvalError(f"eval file {eval_path} has no records")
-    stage.write(out)
+    out, eval_path, records = _open_run(stage, cfg.limit)
 
-    model, tokenizer = load_model(model_name, adapter=cfg.adapter)
+    if cfg.use_vllm:
+        # vLLM loads the model itself: here only the tokenizer, to count prompt tokens.
+        from sqlgrpo.llm.models import load_tokenizer, model_source
+        from sqlgrpo.llm.vllm_generation import vllm_generator
+
+        model, tokenizer = None, load_tokenizer(model_name)
+    else:
+        model, tokenizer = load_model(model_name, adapter=cfg.adapter)
     budget = shared.max_seq_length  # prompts longer than the model's budget are dropped, as in training
     kept, dropped = prompt_records(records, tokenizer, budget, template=shared.system_prompt, backend=shared.backend,
                                    include_inserts=shared.include_inserts)
     if cfg.use_vllm:
-        del model
-        generate_batch = vllm_generator(model_name, cfg.adapter, cfg, tokenizer)
+        generate_batch = vllm_generator(model_source(model_name), cfg.adapter, num_samples=cfg.num_samples,
+                                        max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature,
+                                        top_p=cfg.top_p, max_model_len=budget + cfg.max_new_tokens)
     else:
         generate_batch = transformers_generator(model, tokenizer, cfg)
     start = time.perf_counter()
     generations = generate_all(kept, generate_batch, out / GENERATIONS_FILE, cfg.batch_size, cfg.resume, progress)
-    generation_s = time.perf_counter() - start
+    return _finish(stage, out, eval_path, kept, [generations[str(r["id"])] for r in kept], progress,
+                   {"model": model_name, "adapter": cfg.adapter, "prompts_dropped": dropped,
+                    "generation_seconds": round(time.perf_counter() - start, 2)})
 
-    results, metrics = score_generations(kept, [generations[str(r["id"])] for r in kept], shared.backend,
-                                         cfg.reward_weights, cfg.match, cfg.query_timeout_s)
-    metrics.update({"model": model_name, "adapter": cfg.adapter, "eval_file": str(eval_path),
-                    "prompts_dropped": dropped, "generation_seconds": round(generation_s, 2),
-                    "backend": shared.backend})
+
+def _open_run(stage: StageConfig, limit: int) -> tuple[Path, Path, list[dict]]:
+    """The start every way of evaluating shares: the first `limit` records of the eval file
+    (all for 0), refused when there is none, and the output folder with the resolved config."""
+    eval_path = _eval_path(stage)
+    records = read_eval_records(eval_path, limit)
+    if not records:
+        raise EvalError(f"eval file {eval_path} has no records")
+    out = Path(stage.section.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    stage.write(out)
+    return out, eval_path, records
+
+
+def _finish(stage: StageConfig, out: Path, eval_path: Path, records: list[dict], generations: list[dict],
+            progress: bool, facts: dict) -> dict:
+    """The end every way of evaluating shares: score the answers, add what the run was (`facts`:
+    model, adapter, how the answers were made), judge, write the outputs; returns the metrics."""
+    shared, cfg = stage.shared, stage.section
+    results, metrics = score_generations(records, generations, shared.backend, cfg.reward_weights, cfg.match,
+                                         cfg.query_timeout_s)
+    metrics.update({"eval_file": str(eval_path), "backend": shared.backend, **facts})
     _run_judge(stage, results, metrics, out, progress)
     write_outputs(out, results, metrics)
     return metrics
@@ -244,21 +254,15 @@ def evaluate(stage: StageConfig, *, progress: bool = True) -> dict:
 def evaluate_predictions(stage: StageConfig, *, progress: bool = True) -> dict:
     """The stage on answers read from `--predictions` instead of generated: no model, no prompt,
     every question of the eval file (the first --limit when given), the same scoring after."""
-    shared, cfg = stage.shared, stage.section
+    cfg = stage.section
     if cfg.num_samples != 1:
         raise EvalError(f"--num-samples {cfg.num_samples} means nothing with --predictions: a predictions file "
                         "holds one answer per question")
     check_reward_weights(cfg.reward_weights)
     if "limit" not in stage.explicit:
         cfg.limit = 0  # the default limit is for generation's cost; a predictions file answers them all
-    eval_path = _eval_path(stage)
-    all_records = read_eval_records(eval_path, 0)
+    out, eval_path, all_records = _open_run(stage, 0)
     records = all_records[:cfg.limit] if cfg.limit else all_records
-    if not records:
-        raise EvalError(f"eval file {eval_path} has no records")
-    out = Path(cfg.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    stage.write(out)
     try:
         predictions = read_predictions(cfg.predictions)
         count = source_question_count(all_records) if predictions.key == "index" else None
@@ -268,17 +272,63 @@ def evaluate_predictions(stage: StageConfig, *, progress: bool = True) -> dict:
     log.info("%d predictions read from %s (%s format), matched to the questions by %s", len(predictions.by_key),
              predictions.path, predictions.format, matched_by)
     generations = [{"outputs": [p.text], "given_sql": [p.sql]} for p in found]
-    results, metrics = score_generations(records, generations, shared.backend, cfg.reward_weights, cfg.match,
-                                         cfg.query_timeout_s)
-    metrics.update({"model": f"predictions: {Path(cfg.predictions).name}", "adapter": None,
-                    "eval_file": str(eval_path), "prompts_dropped": 0, "generation_seconds": None,
-                    "backend": shared.backend,
+    return _finish(stage, out, eval_path, records, generations, progress,
+                   {"model": f"predictions: {Path(cfg.predictions).name}", "adapter": None, "prompts_dropped": 0,
+                    "generation_seconds": None,
                     "predictions": {"file": str(cfg.predictions), "format": predictions.format,
                                     "matched_by": matched_by, "entries": len(predictions.by_key),
                                     "source_questions": count}})
-    _run_judge(stage, results, metrics, out, progress)
-    write_outputs(out, results, metrics)
-    return metrics
+
+
+def evaluate_served(stage: StageConfig, *, progress: bool = True) -> dict:
+    """The stage with the answers generated by a running OpenAI-compatible server
+    (`--generation-base-url`, `--generation-model`: `sqlgrpo.llm.served`): no model is loaded,
+    only a tokenizer for the prompt budget when one is found locally. Resume, scoring and the
+    judge are those of local generation. A question the server does not answer stops the run
+    with an error naming it; the batches before it are saved, and --resume continues."""
+    from sqlgrpo.llm.served import ServedGenerationError, ServedGenerator, served_prompt_records
+
+    shared, cfg = stage.shared, stage.section
+    if not (cfg.generation_base_url and cfg.generation_model):
+        raise EvalError("served generation needs both --generation-base-url (the server's OpenAI-compatible endpoint, "
+                        "e.g. http://127.0.0.1:8000/v1) and --generation-model (a name it serves, listed by GET "
+                        "<base-url>/models)")
+    if cfg.adapter:
+        raise EvalError(f"--adapter {cfg.adapter} with --generation-base-url: the server serves the adapter, not "
+                        f"sqlgrpo; serve it (vLLM: vllm serve BASE_MODEL --enable-lora --lora-modules "
+                        f"NAME={cfg.adapter}) and pass --generation-model NAME without --adapter")
+    for option, given in (("--use-vllm", cfg.use_vllm), ("--predictions", cfg.predictions)):
+        if given:
+            raise EvalError(f"{option} and --generation-base-url are two ways to get the answers (in this process, "
+                            "from a file, from a server); pass one of them")
+    check_reward_weights(cfg.reward_weights)
+    generator = ServedGenerator(cfg.generation_base_url, cfg.generation_model, cfg.generation_api_key,
+                                num_samples=cfg.num_samples, temperature=cfg.temperature, top_p=cfg.top_p,
+                                max_tokens=cfg.max_new_tokens, concurrency=cfg.generation_concurrency,
+                                max_attempts=cfg.generation_max_attempts, timeout_s=cfg.generation_timeout_s)
+    out, eval_path, records = _open_run(stage, cfg.limit)
+    # Whose tokenizer counts prompt tokens: the model named with --model, else the served name
+    # (vLLM serves a model under its folder or hub id), else the default model.
+    names = [shared.model] if "model" in stage.explicit else [cfg.generation_model, shared.model]
+    kept, dropped, counted_by = served_prompt_records(records, names, shared.max_seq_length,
+                                                      template=shared.system_prompt, backend=shared.backend,
+                                                      include_inserts=shared.include_inserts)
+    # A batch is what generate_all saves at once: at least one question per request slot.
+    batch_size = max(cfg.batch_size, cfg.generation_concurrency)
+    log.info("generating through %s (model %s), at most %d requests in flight", cfg.generation_base_url,
+             cfg.generation_model, cfg.generation_concurrency)
+    start = time.perf_counter()
+    try:
+        generations = generate_all(kept, generator.generate_batch, out / GENERATIONS_FILE, batch_size, cfg.resume,
+                                   progress)
+    except ServedGenerationError as error:
+        raise EvalError(f"{error}. The batches before it are saved in {out / GENERATIONS_FILE}: --resume continues "
+                        "from there") from None
+    return _finish(stage, out, eval_path, kept, [generations[str(r["id"])] for r in kept], progress,
+                   {"model": cfg.generation_model, "adapter": None, "prompts_dropped": dropped,
+                    "generation_seconds": round(time.perf_counter() - start, 2),
+                    "generation_server": cfg.generation_base_url, "generation_requests": generator.requests_sent,
+                    "prompt_tokenizer": counted_by})
 
 
 def source_question_count(records: list[dict]) -> int | None:

@@ -25,17 +25,32 @@ from pathlib import Path
 from typing import Any
 
 from sqlgrpo.data.records import read_records
+from sqlgrpo.llm.vllm_generation import max_lora_rank
 from sqlgrpo.scoring.rewards import get_reward
 from sqlgrpo.scoring.suites import TEST_SUITE_FIELD, record_suite
 from sqlgrpo.stages.config import StageConfig, TrainConfig
-from sqlgrpo.stages.training import FINAL_ADAPTER, TrainingError, lora_config, save_final, start_stage, trainer_kwargs
+from sqlgrpo.stages.training import (FINAL_ADAPTER, TrainingError, check_hardware, check_unsloth_versions, fsdp_enabled,
+                                     keeps_adapter_dtype, lora_config, save_final, start_stage, trainer_kwargs,
+                                     weights_sharded)
 
 log = logging.getLogger(__name__)
 
 CHECKPOINT_PATTERN = re.compile(r"^checkpoint-(\d+)$")
 # What a checkpoint must hold to be resumed from; a kill during save leaves some of it missing.
+# transformers 5.24 (Trainer._save_optimizer_and_scheduler) writes one of three formats:
+# - one process or plain data parallelism: optimizer.pt, scheduler.pt and the weights;
+# - FSDP (accelerate's save_fsdp_optimizer / save_fsdp_model): optimizer.bin, or a folder
+#   optimizer_0/ with a sharded state dict, scheduler.pt, and the weights (the adapter, or
+#   pytorch_model_fsdp.bin / a pytorch_model_fsdp_0/ folder);
+# - DeepSpeed (engine.save_checkpoint): a folder global_stepN/ with the model and optimizer
+#   states (the scheduler's too), and a file `latest` naming that folder, written last.
 CHECKPOINT_REQUIRED = ("trainer_state.json", "optimizer.pt", "scheduler.pt")
 CHECKPOINT_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin", "model.safetensors", "pytorch_model.bin")
+TRAINER_STATE_FILE = "trainer_state.json"
+SCHEDULER_FILE = "scheduler.pt"
+FSDP_OPTIMIZER_FILE, FSDP_OPTIMIZER_DIR = "optimizer.bin", "optimizer_0"
+FSDP_WEIGHTS = ("pytorch_model_fsdp.bin", "pytorch_model_fsdp_0")
+DEEPSPEED_LATEST = "latest"
 TESTED_TRL = "1.16.0"  # the TRL whose private GRPOTrainer methods the step timers wrap
 # Methods of TRL's GRPOTrainer timed inside each step, and the log key of each.
 TIMED_METHODS = (("_generate_single_turn", "time/generation_s"), ("_calculate_rewards", "time/rewards_s"),
@@ -100,28 +115,47 @@ def quantization_config(cfg: TrainConfig) -> Any:
 # --------------------------------------------------------------------------------------------
 # Checkpoints
 
-def _is_complete(checkpoint: Path) -> bool:
-    if not all((checkpoint / name).is_file() for name in CHECKPOINT_REQUIRED):
-        return False
-    if not any((checkpoint / name).is_file() for name in CHECKPOINT_WEIGHTS):
-        return False
+def checkpoint_format(checkpoint: Path) -> str | None:
+    """Which format a checkpoint folder holds completely ("plain", "fsdp" or "deepspeed", see
+    CHECKPOINT_REQUIRED), or None when no format is complete (a kill during save)."""
     try:
-        json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8"))
+        json.loads((checkpoint / TRAINER_STATE_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
+        return None
+    weights = any((checkpoint / name).is_file() for name in CHECKPOINT_WEIGHTS)
+    if all((checkpoint / name).is_file() for name in CHECKPOINT_REQUIRED) and weights:
+        return "plain"
+    fsdp_optimizer = (checkpoint / FSDP_OPTIMIZER_FILE).is_file() or (checkpoint / FSDP_OPTIMIZER_DIR).is_dir()
+    fsdp_weights = weights or any((checkpoint / name).exists() for name in FSDP_WEIGHTS)
+    if fsdp_optimizer and fsdp_weights and (checkpoint / SCHEDULER_FILE).is_file():
+        return "fsdp"
+    if _deepspeed_states_complete(checkpoint):
+        return "deepspeed"
+    return None
+
+
+def _deepspeed_states_complete(checkpoint: Path) -> bool:
+    try:
+        tag = (checkpoint / DEEPSPEED_LATEST).read_text(encoding="utf-8").strip()
+    except OSError:
         return False
-    return True
+    states = checkpoint / tag
+    if not tag or states.parent != checkpoint or not states.is_dir():
+        return False
+    return any(states.glob("*model_states.pt")) and any(states.glob("*optim_states.pt"))
 
 
 def last_complete_checkpoint(output_dir: str | Path) -> Path | None:
-    """The newest `checkpoint-N` that holds everything a resume needs; a checkpoint left
-    half-written by a kill during save is skipped (with a warning)."""
+    """The newest `checkpoint-N` that holds everything a resume needs in one of the formats
+    transformers writes (`checkpoint_format`); a checkpoint left half-written by a kill during
+    save is skipped (with a warning)."""
     out = Path(output_dir)
     if not out.is_dir():
         return None
     found = sorted(((int(m.group(1)), p) for p in out.iterdir() if p.is_dir() and (m := CHECKPOINT_PATTERN.match(p.name))),
                    reverse=True)
     for _step, path in found:
-        if _is_complete(path):
+        if checkpoint_format(path) is not None:
             return path
         log.warning("skipping incomplete checkpoint %s (interrupted while saving?)", path)
     return None
@@ -197,25 +231,60 @@ def heldout_callback(trainer_ref: dict, records: list[dict], tokenizer: Any, sta
 # --------------------------------------------------------------------------------------------
 # The run
 
-def _weights_sharded(args: Any) -> bool:
-    """Whether the run shards the weights across processes (DeepSpeed ZeRO-3 or FSDP)."""
-    import os
+def check_combinations(cfg: TrainConfig, args: Any) -> None:
+    """Refuse, before the model loads, the GPU combinations that crash later in TRL or Unsloth;
+    `args` is TRL's config, which knows how the run is distributed."""
+    if cfg.load_in_4bit and cfg.use_vllm and not cfg.use_unsloth:
+        # TRL starts vLLM with quantization="bitsandbytes" when it sees 4-bit layers, then after
+        # each step pushes the merged packed 4-bit weights without their quantization state
+        # (trl generation/vllm_generation.py, sync_weights; TRL issue #4973, open in trl 1.16).
+        raise TrainError("load_in_4bit (QLoRA) with use_vllm crashes at TRL's first weight sync to vLLM "
+                         "(huggingface/trl#4973): set use_vllm: false (configs/gpu-7b-qlora.yaml does) "
+                         "or train in bf16 without load_in_4bit")
+    if cfg.use_vllm and fsdp_enabled(args):
+        # TRL's FSDP1 path sends vLLM the LoRA model's own parameter names (base_model.model.*,
+        # *.base_layer.*, the lora_A/B weights) and merges the adapter on sharded weights; TRL marks
+        # it "TODO: does this work with FSDP?" (vllm_generation.py, _iter_named_params).
+        raise TrainError("use_vllm under FSDP with a LoRA adapter fails in TRL's weight sync to vLLM (no module "
+                         "'base_model' in vLLM); use DeepSpeed ZeRO-3 (configs/accelerate/deepspeed_zero3.yaml) "
+                         "for LoRA with vLLM, or FSDP with use_vllm: false")
+    if cfg.use_unsloth and cfg.init_adapter:
+        raise TrainError("init_adapter with use_unsloth is not supported: Unsloth makes its own LoRA adapter "
+                         "(FastLanguageModel.get_peft_model) and would ignore it; merge the adapter into the base "
+                         "model first (sqlgrpo train --merge-final leaves DIR/merged) and pass that as model, or "
+                         "set use_unsloth: false")
 
-    from transformers.integrations import is_deepspeed_zero3_enabled
 
-    return (is_deepspeed_zero3_enabled() or bool(getattr(args, "fsdp", None))
-            or os.environ.get("ACCELERATE_USE_FSDP", "false").lower() == "true")
+def import_unsloth_first(cfg: TrainConfig) -> None:
+    """Import Unsloth before TRL when it is asked for: it patches TRL's trainers (and parts of
+    transformers and PEFT) as it is imported, so a GRPOTrainer imported earlier is TRL's own,
+    which starts a second vLLM engine beside Unsloth's and never uses Unsloth's kernels."""
+    if not cfg.use_unsloth:
+        return
+    import sys
+
+    early = [m for m in ("trl", "transformers", "peft") if m in sys.modules]
+    if early:
+        log.warning("%s imported before Unsloth: Unsloth's patches may not all apply (run through the "
+                    "sqlgrpo command, which imports Unsloth first)", ", ".join(early))
+    import unsloth  # noqa: F401  (GPU only; checked by check_hardware and check_unsloth_versions)
 
 
-def _load_policy(stage: StageConfig) -> tuple[Any, Any, Any]:
+def _load_policy(stage: StageConfig, args: Any) -> tuple[Any, Any, Any]:
     """(model, tokenizer, peft_config for the trainer or None when the model has its adapter)."""
     shared, cfg = stage.shared, stage.section
     if cfg.use_unsloth:
-        from unsloth import FastLanguageModel  # GPU only; checked by check_hardware
+        from unsloth import FastLanguageModel  # imported first by import_unsloth_first
 
+        # fast_inference: Unsloth's own vLLM engine (model.vllm_engine), which its patched
+        # GRPOTrainer generates with instead of starting TRL's (unsloth 2026.10.9,
+        # rl_replacements.py); the one memory share goes to it, and a LoRA rank vLLM accepts
+        # (Unsloth's default, 64, would waste memory on a rank-16 adapter and refuse a rank-128).
+        vllm = dict(gpu_memory_utilization=cfg.vllm_gpu_memory_utilization,
+                    max_lora_rank=max_lora_rank(cfg.lora_r)) if cfg.use_vllm else {}
         model, tokenizer = FastLanguageModel.from_pretrained(
             model_name=shared.model, max_seq_length=shared.max_seq_length, load_in_4bit=cfg.load_in_4bit,
-            fast_inference=cfg.use_vllm)
+            fast_inference=cfg.use_vllm, **vllm)
         model = FastLanguageModel.get_peft_model(
             model, r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
             target_modules=list(cfg.lora_target_modules), use_gradient_checkpointing="unsloth",
@@ -225,11 +294,18 @@ def _load_policy(stage: StageConfig) -> tuple[Any, Any, Any]:
 
     dtype = "bfloat16" if cfg.bf16 else None
     model, tokenizer = load_model(shared.model, adapter=cfg.init_adapter, for_training=True, dtype=dtype,
-                                  quantization_config=quantization_config(cfg))
+                                  quantization_config=quantization_config(cfg),
+                                  autocast_adapter_dtype=not keeps_adapter_dtype(args, cfg.load_in_4bit))
     if cfg.load_in_4bit:
-        from peft import prepare_model_for_kbit_training
+        if weights_sharded(args):
+            # prepare_model_for_kbit_training casts every bf16 parameter that is not 4-bit (norms,
+            # embeddings, lm_head) to fp32; ZeRO-3 and FSDP1 cannot shard one unit of mixed dtypes.
+            # What else it does is done anyway: PEFT freezes the base, TRL enables input gradients.
+            log.info("QLoRA under ZeRO-3/FSDP: the non-quantized layers stay in bf16 (no fp32 upcast)")
+        else:
+            from peft import prepare_model_for_kbit_training
 
-        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=cfg.gradient_checkpointing)
+            model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=cfg.gradient_checkpointing)
     if cfg.init_adapter:
         log.info("starting from adapter %s", cfg.init_adapter)
         return model, tokenizer, None
@@ -239,12 +315,17 @@ def _load_policy(stage: StageConfig) -> tuple[Any, Any, Any]:
 def train(stage: StageConfig) -> dict:
     """Run GRPO as configured; returns a summary (also what the CLI prints)."""
     from datasets import Dataset
-    from trl import GRPOConfig, GRPOTrainer
 
     from sqlgrpo.llm.prompts import prompt_records
 
     shared, cfg = stage.shared, stage.section
     reward_funcs, _, _ = reward_setup(cfg.reward_weights)
+    if cfg.use_unsloth:
+        check_hardware(cfg, TrainError)
+        check_unsloth_versions(TrainError)
+        import_unsloth_first(cfg)
+    from trl import GRPOConfig, GRPOTrainer
+
     out = Path(cfg.output_dir)
     resume_from = None
     if cfg.resume:
@@ -257,7 +338,8 @@ def train(stage: StageConfig) -> dict:
     # before the model loads) and checks batch sizes.
     out, args, records = start_stage(stage, lambda: GRPOConfig(**grpo_config_kwargs(stage)), TrainError,
                                      cfg.max_prompts)
-    model, tokenizer, peft_config = _load_policy(stage)
+    check_combinations(cfg, args)
+    model, tokenizer, peft_config = _load_policy(stage, args)
     budget = shared.max_seq_length - cfg.max_completion_length
     if budget <= 0:
         raise TrainError(f"max_seq_length ({shared.max_seq_length}) leaves no room for prompts after "
@@ -274,7 +356,7 @@ def train(stage: StageConfig) -> dict:
                                   TEST_SUITE_FIELD: list(record_suite(r))} for r in kept])
 
     heldout: list[dict] = []
-    if cfg.heldout_steps and _weights_sharded(args):
+    if cfg.heldout_steps and weights_sharded(args):
         log.warning("heldout_steps is ignored under DeepSpeed ZeRO-3 / FSDP: generating on one process "
                     "would wait forever for the others to gather the sharded weights")
     elif cfg.heldout_steps:
@@ -305,5 +387,6 @@ def train(stage: StageConfig) -> dict:
     summary["final_adapter"] = str(out / FINAL_ADAPTER)
     summary["last_log"] = next((e for e in reversed(trainer.state.log_history)
                                 if any(k.startswith("rewards/") for k in e)), {})
-    save_final(trainer, tokenizer, out, summary, "train_summary.json", merge=cfg.merge_final)
+    save_final(trainer, tokenizer, out, summary, "train_summary.json",
+               merge_onto=shared.model if cfg.merge_final else None, merge_dtype="bfloat16" if cfg.bf16 else None)
     return summary

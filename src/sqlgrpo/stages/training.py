@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from sqlgrpo.stages.config import StageConfig
 log = logging.getLogger(__name__)
 
 FINAL_ADAPTER = "final_adapter"
+MERGED_MODEL = "merged"
 TRAINER_STATE = "trainer_state.json"
 
 # (section field, package it needs besides a GPU, what it is): each only runs on CUDA.
@@ -33,6 +35,13 @@ GPU_OPTIONS = (("use_vllm", "vllm", "vLLM generation"),
                ("load_in_4bit", "bitsandbytes", "4-bit QLoRA"),
                ("use_unsloth", "unsloth", "the Unsloth backend"),
                ("bf16", None, "bfloat16 training"))
+# Unsloth pins older TRL/transformers/datasets than sqlgrpo does, so it cannot be installed beside
+# sqlgrpo's pins (pip backtracks to an Unsloth of 2024 that imports a module transformers 5
+# removed); it gets an environment of its own, the versions below, read off their metadata.
+UNSLOTH_PACKAGES = ("unsloth", "unsloth_zoo")
+UNSLOTH_ENVIRONMENT = ("pip install torch==2.13.0 && pip install -r configs/unsloth-requirements.txt && "
+                       "pip install --no-deps -e . (unsloth 2026.10.9 with trl 1.15.0, transformers 5.17.0, "
+                       "datasets 4.8.5; README.md, \"GPU environments\")")
 
 
 class TrainingError(SqlgrpoError, RuntimeError):
@@ -65,8 +74,91 @@ def check_hardware(section: Any, error: type[Exception] = TrainingError, *, has_
             raise error(f"{flag} ({what}) needs a CUDA GPU and this machine has none; "
                         f"set {option}: false (or use configs/cpu-demo.yaml) to train on the CPU")
         if package and not importable(package):
-            raise error(f"{flag} ({what}) needs the '{package}' package: "
-                        f"pip install -e '.[gpu]'{' unsloth' if package == 'unsloth' else ''}")
+            install = UNSLOTH_ENVIRONMENT if package == "unsloth" else "pip install -e '.[gpu]'"
+            raise error(f"{flag} ({what}) needs the '{package}' package: {install}")
+
+
+
+def unsloth_conflicts(packages: tuple[str, ...] = UNSLOTH_PACKAGES) -> list[str]:
+    """Where the installed packages break what Unsloth's own metadata requires (its Requires-Dist
+    and unsloth_zoo's): e.g. "trl 1.16.0 is installed; unsloth 2026.x needs trl<=1.15". Empty when
+    everything fits or Unsloth is not installed."""
+    from importlib import metadata
+
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    conflicts = []
+    for package in packages:
+        try:
+            own, requires = metadata.version(package), metadata.requires(package) or []
+        except metadata.PackageNotFoundError:
+            continue
+        for text in requires:
+            try:
+                req = Requirement(text)
+            except InvalidRequirement:
+                continue
+            if req.marker is not None and not req.marker.evaluate({"extra": ""}):
+                continue  # an optional extra's requirement, or one for another platform
+            try:
+                installed = metadata.version(req.name)
+            except metadata.PackageNotFoundError:
+                continue
+            if req.specifier and not req.specifier.contains(installed, prereleases=True):
+                conflicts.append(f"{req.name} {installed} is installed; {package} {own} needs {req}")
+    return conflicts
+
+
+def check_unsloth_versions(error: type[Exception] = TrainingError) -> None:
+    """Fail before anything loads when the installed TRL/transformers/datasets are not the ones
+    Unsloth supports: sqlgrpo's pins are newer than current Unsloth allows, so Unsloth needs an
+    environment of its own (README.md, "GPU environments")."""
+    conflicts = unsloth_conflicts()
+    if conflicts:
+        raise error("use_unsloth: the installed packages do not fit Unsloth: " + "; ".join(conflicts)
+                    + f". Unsloth needs its own environment: {UNSLOTH_ENVIRONMENT}")
+
+# --------------------------------------------------------------------------------------------
+# How the run is distributed (read off TRL's config, which is built before the model loads)
+
+def zero3_enabled(args: Any) -> bool:
+    """Whether the run shards its weights with DeepSpeed ZeRO-3. transformers builds the
+    DeepSpeed plugin inside TrainingArguments (from `--deepspeed` or the ACCELERATE_* variables
+    `accelerate launch` sets), so this holds as soon as TRL's config exists."""
+    plugin = getattr(args, "deepspeed_plugin", None)
+    return plugin is not None and getattr(plugin, "zero_stage", None) == 3
+
+
+def fsdp_enabled(args: Any) -> bool:
+    """Whether the run shards its weights with FSDP (`--fsdp` or an accelerate FSDP config)."""
+    return bool(getattr(args, "fsdp", None)) or os.environ.get("ACCELERATE_USE_FSDP", "false").lower() == "true"
+
+
+def weights_sharded(args: Any) -> bool:
+    """Whether the run shards the weights across processes (DeepSpeed ZeRO-3 or FSDP)."""
+    return zero3_enabled(args) or fsdp_enabled(args)
+
+
+def pin_reentrant_checkpointing(args: Any) -> None:
+    """PEFT under ZeRO-3 with activation checkpointing needs reentrant checkpointing (TRL issue
+    #2514; DeepSpeed PR #8130). TRL's trainers force `use_reentrant=True` into
+    `gradient_checkpointing_kwargs`, but in transformers 5.24 that name is a deprecated alias that
+    TrainingArguments resolved when it was built, and the Trainer reads only
+    `activation_checkpointing_kwargs`, whose default is `use_reentrant=False`: TRL's setting is
+    lost. Both names get one shared dict here, so TRL's later edit lands on it too."""
+    if not (zero3_enabled(args) and getattr(args, "activation_checkpointing", False)):
+        return
+    kwargs = {**(getattr(args, "activation_checkpointing_kwargs", None) or {}), "use_reentrant": True}
+    args.activation_checkpointing_kwargs = kwargs
+    args.gradient_checkpointing_kwargs = kwargs
+
+
+def keeps_adapter_dtype(args: Any, quantized: bool) -> bool:
+    """Whether a saved adapter must be loaded in the base model's dtype instead of PEFT's default
+    fp32 (`autocast_adapter_dtype=False`): under ZeRO-3 a bf16 base beside fp32 LoRA weights fails
+    with a TypeError at the first optimizer step (DeepSpeed issue #8072). TRL does the same for
+    the adapters it creates; for QLoRA it casts them itself, so the default stays there."""
+    return zero3_enabled(args) and not quantized
 
 
 # --------------------------------------------------------------------------------------------
@@ -157,22 +249,38 @@ def start_stage(stage: StageConfig, make_args: Callable[[], Any], error: type[Ex
         args = make_args()
     except ValueError as e:
         raise error(f"TRL refused the configuration: {e}") from None
+    pin_reentrant_checkpointing(args)
     return out, args, read_records(ensure_train_file(stage, error), limit)
 
 
 def save_final(trainer: Any, tokenizer: Any, out: Path, summary: dict, summary_name: str, *,
-               merge: bool = False) -> None:
+               merge_onto: str | None = None, merge_dtype: str | None = None) -> None:
     """The end of a trainer stage: the adapter in out/final_adapter (saved on every process:
     DeepSpeed/FSDP gather the weights there), then, on the main process, its tokenizer,
-    trainer_state.json, the base model with the adapter merged into out/merged when `merge`, and
-    the stage's summary file."""
+    trainer_state.json, the base model `merge_onto` with the adapter merged into out/merged
+    when given (`merge_adapter`), and the stage's summary file."""
     trainer.save_model(str(out / FINAL_ADAPTER))
     if not trainer.is_world_process_zero():
         return
     tokenizer.save_pretrained(str(out / FINAL_ADAPTER))
     trainer.state.save_to_json(str(out / TRAINER_STATE))
-    if merge:
-        merged = trainer.accelerator.unwrap_model(trainer.model).merge_and_unload()
-        merged.save_pretrained(str(out / "merged"))
-        tokenizer.save_pretrained(str(out / "merged"))
+    if merge_onto is not None:
+        summary["merged"] = str(merge_adapter(merge_onto, out / FINAL_ADAPTER, out / MERGED_MODEL, dtype=merge_dtype))
     write_json(out / summary_name, summary)
+
+
+def merge_adapter(model: str, adapter: str | Path, target: str | Path, *, dtype: str | None = None) -> Path:
+    """Save `model` with `adapter` merged into it as a plain checkpoint folder `target`.
+
+    The merge is made from the saved adapter on a fresh copy of the base model in host RAM, not
+    on the trained model: under ZeRO-3 or FSDP the main process holds only its shard of the
+    weights, and a QLoRA model's base is 4-bit, which a merge would round; the fresh base is
+    loaded in `dtype` (the training's, bfloat16 or float32) instead."""
+    from sqlgrpo.llm.models import load_model
+
+    merged, tokenizer = load_model(model, adapter=adapter, dtype=dtype, device_map="cpu")
+    merged = merged.merge_and_unload()
+    merged.save_pretrained(str(target))
+    tokenizer.save_pretrained(str(target))
+    log.info("saved %s with %s merged into %s", model, adapter, target)
+    return Path(target)
