@@ -8,6 +8,7 @@ judge (test_judge.py) and served generation (test_served_generation.py) are test
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -147,12 +148,12 @@ class ScriptedHandler(BaseHTTPRequestHandler):
                 server.in_flight -= 1
 
 
-@pytest.fixture
-def scripted_server():
-    srv = ScriptedServer()
+@contextlib.contextmanager
+def serving(srv, poll_s: float = SERVER_POLL_S):
+    """An HTTP server answering on a thread of its own while the block runs, shut down after."""
     # A short poll interval: shutdown() waits up to one interval, at every test's teardown.
-    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": SERVER_POLL_S},
-                              name="scripted-openai-server", daemon=True)
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": poll_s},
+                              name=f"test-server-{type(srv).__name__}", daemon=True)
     thread.start()
     try:
         yield srv
@@ -160,6 +161,12 @@ def scripted_server():
         srv.shutdown()
         srv.server_close()
         thread.join(timeout=5)
+
+
+@pytest.fixture
+def scripted_server():
+    with serving(ScriptedServer()) as srv:
+        yield srv
 
 
 # ------------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from conftest import serving
 
 from sqlgrpo.report.console import eval_summary_text as summary_text
 from sqlgrpo.scoring.judge import NO_JUDGE_REASON
@@ -694,15 +695,8 @@ class FlakyJudgeHandler(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def judge_server():
-    srv = FlakyJudgeServer()
-    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
+    with serving(FlakyJudgeServer(), 0.05) as srv:
         yield srv
-    finally:
-        srv.shutdown()
-        srv.server_close()
-        thread.join(timeout=5)
 
 
 @dataclass

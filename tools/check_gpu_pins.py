@@ -48,6 +48,7 @@ Exit codes: 0 pass, 1 fail, 2 the check itself could not run (bad arguments, ven
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -263,6 +264,31 @@ def make_throwaway_venv(args: argparse.Namespace, venv_dir: Path) -> Path | None
     return vpython
 
 
+@contextlib.contextmanager
+def throwaway_resolver(args: argparse.Namespace):
+    """A function that resolves requirements (pip's dry run) in a new venv of a temporary folder,
+    removed on exit; None when the venv cannot be made."""
+    with tempfile.TemporaryDirectory(prefix="check_gpu_pins-") as tmp:
+        vpython = make_throwaway_venv(args, Path(tmp) / "venv")
+        if vpython is None:
+            yield None
+            return
+
+        def resolve_here(requirements: list[str], report_name: str = "report.json"):
+            return resolve(vpython, requirements, Path(tmp) / report_name, args.timeout, args.isolated)
+
+        yield resolve_here
+
+
+def print_failures(failures: list[str]) -> bool:
+    """Print the FAIL verdict and its reasons; whether there were any."""
+    if failures:
+        print("\nFAIL")
+        for failure in failures:
+            print(f"  - {failure}")
+    return bool(failures)
+
+
 def print_caps(name: str, constraints: dict[str, list[str]]) -> None:
     for line in constraints.get(name, []):
         print(f"{'':<14} capped by {line}")
@@ -291,13 +317,10 @@ def check_requirements(args: argparse.Namespace, core: dict[str, str], core_pins
 
     print(f"check_gpu_pins: requirements file {args.requirements} ({len(requirements)} pinned lines)")
     print(f"  resolving it on its own, with {torch_note}")
-    with tempfile.TemporaryDirectory(prefix="check_gpu_pins-") as tmp:
-        tmp_path = Path(tmp)
-        vpython = make_throwaway_venv(args, tmp_path / "venv")
-        if vpython is None:
+    with throwaway_resolver(args) as resolve_here:
+        if resolve_here is None:
             return 2
-        ok, picked, constraints, output = resolve(vpython, cmd_reqs, tmp_path / "report.json", args.timeout,
-                                                  args.isolated)
+        ok, picked, constraints, output = resolve_here(cmd_reqs)
     if not ok:
         failures.insert(0, "the resolution failed")
         print("\nRESOLUTION FAILED; pip says:")
@@ -343,10 +366,7 @@ def check_requirements(args: argparse.Namespace, core: dict[str, str], core_pins
         if status.startswith("differs"):
             print_caps(name, constraints)
 
-    if failures:
-        print("\nFAIL")
-        for failure in failures:
-            print(f"  - {failure}")
+    if print_failures(failures):
         return 1
     print(f"\nPASS: {args.requirements} resolves on its own, every line is pinned with ==, and it installs every "
           "core dependency" + (f"; core pins moved on purpose: {', '.join(moved)}" if moved else ""))
@@ -438,12 +458,10 @@ def main(argv: list[str] | None = None) -> int:
     if candidates:
         print(f"  candidates: {candidates}")
     print(f"  resolving {mode}, with {torch_req}")
-    with tempfile.TemporaryDirectory(prefix="check_gpu_pins-") as tmp:
-        tmp_path = Path(tmp)
-        vpython = make_throwaway_venv(args, tmp_path / "venv")
-        if vpython is None:
+    with throwaway_resolver(args) as resolve_here:
+        if resolve_here is None:
             return 2
-        ok, picked, constraints, output = resolve(vpython, requirements, tmp_path / "report.json", args.timeout, args.isolated)
+        ok, picked, constraints, output = resolve_here(requirements)
         table_of = "the resolution"
 
         if not ok:
@@ -453,9 +471,7 @@ def main(argv: list[str] | None = None) -> int:
             if not args.no_explain:
                 alone = [*entries, torch_req]
                 print(f"\n  resolving the extra alone beside {torch_req}: {alone}")
-                ok_alone, picked, constraints, output_alone = resolve(
-                    vpython, alone, tmp_path / "report-alone.json", args.timeout, args.isolated
-                )
+                ok_alone, picked, constraints, output_alone = resolve_here(alone, "report-alone.json")
                 table_of = f"the extra resolved alone beside {torch_req} (not the project)"
                 if not ok_alone:
                     print("  the extra does not resolve even beside the torch pin alone; pip says:")
@@ -484,10 +500,7 @@ def main(argv: list[str] | None = None) -> int:
         if status.startswith(("differs", "CHANGES")):
             print_caps(name, constraints)
 
-    if failures:
-        print("\nFAIL")
-        for failure in failures:
-            print(f"  - {failure}")
+    if print_failures(failures):
         return 1
     if core_overrides:
         print(f"\nPASS, with core pins overridden on purpose ({', '.join(core_overrides.values())}): the extra "
