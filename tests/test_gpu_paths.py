@@ -295,9 +295,9 @@ def test_unsloth_is_imported_before_trl(tmp_path):
     script = textwrap.dedent(f"""
         import sys
         sys.path.insert(0, {str(tmp_path)!r})
-        from sqlgrpo.stages import train as t
+        from sqlgrpo.stages import train as t, training
         from sqlgrpo.stages.config import resolve
-        t.check_hardware = lambda *a, **k: None          # no GPU here
+        training.check_hardware = lambda *a, **k: None   # no GPU here
         t.check_unsloth_versions = lambda *a, **k: None  # no real unsloth here
         try:
             t.train(resolve("train", None, {{"use_unsloth": True, "output_dir": {str(tmp_path / 'out')!r}}}))

@@ -18,6 +18,7 @@ loads the tokenizer alone (prompt budgets where a server runs the model).
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import logging
@@ -169,8 +170,8 @@ def load_model(
     loads its weights in fp32 unless `autocast_adapter_dtype` is False (then in the base model's
     dtype, as DeepSpeed ZeRO-3 needs). The tokenizer always has a pad token. The model is in eval
     mode unless `for_training`; a model not loaded for training goes on the GPU when there is one
-    and `device_map` is not given (`inference_device_map`). `quantization_config` (e.g. a 4-bit `BitsAndBytesConfig`)
-    goes to `from_pretrained`.
+    and `device_map` is not given (`inference_device_map`). `quantization_config` (e.g. a 4-bit
+    `BitsAndBytesConfig`) goes to `from_pretrained`.
     """
     # Cheap checks of the arguments first, before seconds of loading.
     torch_dtype = _resolve_dtype(dtype)
@@ -179,7 +180,8 @@ def load_model(
     if device_map is None:
         device_map = inference_device_map(for_training=for_training, quantized=quantization_config is not None)
     start = time.perf_counter()
-    try:
+    with _explained_not_found(source, f"model {name!r} could not be found locally or downloaded from the "
+                                      "Hugging Face hub"):
         # The tokenizer first: for an unreachable hub id it fails after one round of hub retries
         # (~45 s), where the model loader would retry twice (adapter_config.json, config.json).
         tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=trust_remote_code)
@@ -187,14 +189,6 @@ def load_model(
         model = AutoModelForCausalLM.from_pretrained(
             source, dtype=torch_dtype, device_map=device_map, trust_remote_code=trust_remote_code, **extra
         )
-    except OSError as error:
-        if Path(source).is_dir():
-            raise  # a local folder that exists: the error is about its contents, keep it as is
-        raise ModelNotFoundError(
-            f"model {name!r} could not be found locally or downloaded from the Hugging Face hub "
-            f"({error}); pass {EMBEDDED_MODEL!r}, an existing checkpoint folder, or a hub id that "
-            "is reachable or already in the hub cache"
-        ) from error
 
     _ensure_pad_token(tokenizer, name)
     if model.generation_config is not None and model.generation_config.pad_token_id is None:
@@ -232,17 +226,10 @@ def load_tokenizer(name: str = EMBEDDED_MODEL, *, local_files_only: bool = False
     the network (an unreachable hub costs ~45 s of retries). Raises ModelNotFoundError when
     `name` is none of the three (or, local only, not in the cache)."""
     source = _resolve_source(name)
-    try:
+    where = "in the Hugging Face hub cache" if local_files_only else "locally or on the Hugging Face hub"
+    with _explained_not_found(source, f"no tokenizer for {name!r} {where}"):
         tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local_files_only,
                                                   trust_remote_code=trust_remote_code)
-    except OSError as error:
-        if Path(source).is_dir():
-            raise  # a local folder that exists: the error is about its contents, keep it as is
-        where = "in the Hugging Face hub cache" if local_files_only else "locally or on the Hugging Face hub"
-        raise ModelNotFoundError(
-            f"no tokenizer for {name!r} {where} ({error}); pass {EMBEDDED_MODEL!r}, an existing "
-            "checkpoint folder, or a hub id that is reachable or already in the hub cache"
-        ) from error
     _ensure_pad_token(tokenizer, name)
     return tokenizer
 
@@ -274,6 +261,22 @@ def model_name_of_adapter(adapter_dir: str | Path) -> str | None:
 
 
 # --- internals -----------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _explained_not_found(source: str, what: str):
+    """An OSError from transformers' loaders raised as a ModelNotFoundError that says `what` was
+    not found and what to pass instead; for a local folder that exists, the error is about its
+    contents and is kept as is."""
+    try:
+        yield
+    except OSError as error:
+        if Path(source).is_dir():
+            raise
+        raise ModelNotFoundError(
+            f"{what} ({error}); pass {EMBEDDED_MODEL!r}, an existing checkpoint folder, or a hub id "
+            "that is reachable or already in the hub cache"
+        ) from error
 
 
 def _is_complete_checkpoint(folder: Path) -> bool:

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlgrpo.common.errors import SqlgrpoError
+from sqlgrpo.llm.models import ADAPTER_CONFIG_NAME
 
-ADAPTER_CONFIG_NAME = "adapter_config.json"
 # The values vLLM's LoRAConfig accepts for max_lora_rank (vllm/config/lora.py, MaxLoRARanks).
 VLLM_LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
 LORA_ID = 1  # vLLM's LoRARequest needs a positive integer id, unique per adapter in the engine

@@ -25,11 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from sqlgrpo.data.records import read_records
-from sqlgrpo.llm.vllm_generation import max_lora_rank
 from sqlgrpo.scoring.rewards import get_reward
 from sqlgrpo.scoring.suites import TEST_SUITE_FIELD, record_suite
 from sqlgrpo.stages.config import StageConfig, TrainConfig
-from sqlgrpo.stages.training import (FINAL_ADAPTER, TrainingError, check_hardware, check_unsloth_versions, fsdp_enabled,
+from sqlgrpo.stages.training import (FINAL_ADAPTER, TRAINER_STATE, TrainingError, check_unsloth_versions, fsdp_enabled,
                                      keeps_adapter_dtype, lora_config, save_final, start_stage, trainer_kwargs,
                                      weights_sharded)
 
@@ -44,10 +43,9 @@ CHECKPOINT_PATTERN = re.compile(r"^checkpoint-(\d+)$")
 #   pytorch_model_fsdp.bin / a pytorch_model_fsdp_0/ folder);
 # - DeepSpeed (engine.save_checkpoint): a folder global_stepN/ with the model and optimizer
 #   states (the scheduler's too), and a file `latest` naming that folder, written last.
-CHECKPOINT_REQUIRED = ("trainer_state.json", "optimizer.pt", "scheduler.pt")
-CHECKPOINT_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin", "model.safetensors", "pytorch_model.bin")
-TRAINER_STATE_FILE = "trainer_state.json"
 SCHEDULER_FILE = "scheduler.pt"
+CHECKPOINT_REQUIRED = (TRAINER_STATE, "optimizer.pt", SCHEDULER_FILE)
+CHECKPOINT_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin", "model.safetensors", "pytorch_model.bin")
 FSDP_OPTIMIZER_FILE, FSDP_OPTIMIZER_DIR = "optimizer.bin", "optimizer_0"
 FSDP_WEIGHTS = ("pytorch_model_fsdp.bin", "pytorch_model_fsdp_0")
 DEEPSPEED_LATEST = "latest"
@@ -119,7 +117,7 @@ def checkpoint_format(checkpoint: Path) -> str | None:
     """Which format a checkpoint folder holds completely ("plain", "fsdp" or "deepspeed", see
     CHECKPOINT_REQUIRED), or None when no format is complete (a kill during save)."""
     try:
-        json.loads((checkpoint / TRAINER_STATE_FILE).read_text(encoding="utf-8"))
+        json.loads((checkpoint / TRAINER_STATE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     weights = any((checkpoint / name).is_file() for name in CHECKPOINT_WEIGHTS)
@@ -263,6 +261,7 @@ def import_unsloth_first(cfg: TrainConfig) -> None:
         return
     import sys
 
+    check_unsloth_versions(TrainError)
     early = [m for m in ("trl", "transformers", "peft") if m in sys.modules]
     if early:
         log.warning("%s imported before Unsloth: Unsloth's patches may not all apply (run through the "
@@ -275,6 +274,8 @@ def _load_policy(stage: StageConfig, args: Any) -> tuple[Any, Any, Any]:
     shared, cfg = stage.shared, stage.section
     if cfg.use_unsloth:
         from unsloth import FastLanguageModel  # imported first by import_unsloth_first
+
+        from sqlgrpo.llm.vllm_generation import max_lora_rank
 
         # fast_inference: Unsloth's own vLLM engine (model.vllm_engine), which its patched
         # GRPOTrainer generates with instead of starting TRL's (unsloth 2026.10.9,
@@ -320,12 +321,6 @@ def train(stage: StageConfig) -> dict:
 
     shared, cfg = stage.shared, stage.section
     reward_funcs, _, _ = reward_setup(cfg.reward_weights)
-    if cfg.use_unsloth:
-        check_hardware(cfg, TrainError)
-        check_unsloth_versions(TrainError)
-        import_unsloth_first(cfg)
-    from trl import GRPOConfig, GRPOTrainer
-
     out = Path(cfg.output_dir)
     resume_from = None
     if cfg.resume:
@@ -334,10 +329,17 @@ def train(stage: StageConfig) -> dict:
             log.warning("--resume: no complete checkpoint in %s; starting from scratch", out)
         else:
             log.info("resuming from %s", resume_from)
+
+    def grpo_config() -> Any:
+        # After start_stage's hardware check and before anything imports TRL: Unsloth, if asked for.
+        import_unsloth_first(cfg)
+        from trl import GRPOConfig
+
+        return GRPOConfig(**grpo_config_kwargs(stage))
+
     # TRL's config before the model: it sets up the distributed state (DeepSpeed ZeRO-3 must know
     # before the model loads) and checks batch sizes.
-    out, args, records = start_stage(stage, lambda: GRPOConfig(**grpo_config_kwargs(stage)), TrainError,
-                                     cfg.max_prompts)
+    out, args, records = start_stage(stage, grpo_config, TrainError, cfg.max_prompts)
     check_combinations(cfg, args)
     model, tokenizer, peft_config = _load_policy(stage, args)
     budget = shared.max_seq_length - cfg.max_completion_length
@@ -367,6 +369,8 @@ def train(stage: StageConfig) -> dict:
                                         include_inserts=shared.include_inserts)
         else:
             log.warning("heldout_steps is set but %s does not exist: no held-out check", eval_path)
+
+    from trl import GRPOTrainer
 
     trainer_ref: dict[str, Any] = {}
     callbacks = [heldout_callback(trainer_ref, heldout, tokenizer, stage)] if heldout else []
