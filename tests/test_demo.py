@@ -145,7 +145,7 @@ max_seq_length: 640
 sft: {max_steps: 1, learning_rate: 1.0e-3, per_device_train_batch_size: 2, max_questions: 4, report_to: [none], save_steps: 100}
 contrastive: {max_steps: 1, per_device_train_batch_size: 1, max_questions: 2, pairs_per_question: 1, report_to: [none], save_steps: 100}
 train: {max_steps: 1, per_device_train_batch_size: 2, num_generations: 2, max_completion_length: 16, max_prompts: 4,
-        report_to: [none], save_steps: 100, log_completions: false}
+        report_to: [none], save_steps: 100, log_completions: false, bf16: true}
 eval: {limit: 2, max_new_tokens: 16, batch_size: 2, judge: false}
 """
 
@@ -173,6 +173,11 @@ def test_demo_runs_every_stage_then_reuses_them(tmp_path):
     report = (out / "report.html").read_text()
     assert report.count('data-run="') >= 4 and "data:image/png;base64" in report
     assert "after GRPO" in first.stdout and str(out / "report.html") in first.stdout
+    # The peak memory is measured and printed; GRPO's per-step rewards are in the summary (one
+    # step: no trend can be fitted), its rollouts ran with the adapter merged.
+    assert summary["peak_memory_mb"]["process"] > 100 and "peak memory:" in first.stdout
+    assert len(summary["grpo_learning"]["reward"]) == 1 and summary["grpo_learning"]["trend"] is None
+    assert "rollouts generated with merged LoRA" in first.stderr + first.stdout
 
     second = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert second.returncode == 0, second.stderr[-4000:]

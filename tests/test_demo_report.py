@@ -1,5 +1,6 @@
 """The demo report (`sqlgrpo.report.demo_page.render_demo_report`) and its pieces: the per-metric deltas
-between two runs, and the loss curves of the supervised stages.
+between two runs, the trend of GRPO's reward (`trends.reward_trend`, `trends.grpo_learning`), and the
+loss curves of the supervised stages.
 
 Synthetic runs of 16 questions, built so that the flips between two runs are known: question i is
 in the answer format when i < format_k, runs when i < valid_k and is right when i < correct_k.
@@ -7,11 +8,14 @@ Pages are read back with the HTML parser of test_report (visible text, rows of n
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from sqlgrpo.report.charts import render_loss_curves
 from sqlgrpo.report.demo_page import render_demo_report
 from sqlgrpo.report.stats import metric_deltas
+from sqlgrpo.report.trends import grpo_learning, reward_trend, t_quantile_975
 from test_report import PNG_SIGNATURE, _Page, _pngs
 
 N = 16
@@ -61,9 +65,18 @@ def _demo(runs=("base", "sft", "contrastive", "tuned")) -> tuple[dict, dict]:
     return summary, results
 
 
+# GRPO's total reward and share of all-tied groups per step in the demo page's log history: the
+# reward is the hand-computed series of test_reward_trend_interval_matches_the_t_quantile.
+GRPO_REWARDS = (1.0, 2.0, 2.0, 4.0, 5.0)
+GRPO_ZERO_STD = (0.5, 0.25, 0.25, 0.0, 0.0)  # mean 0.2
+
+
 def _grpo_history() -> list[dict]:
-    return [{"step": s, "reward": 0.5 + s / 10, "rewards/execution_reward/mean": s / 10,
-             "rewards/format_reward/mean": 0.8} for s in (1, 2, 3)]
+    """A GRPO trainer_state.json log_history: a log per step, then the end-of-training summary."""
+    steps = [{"step": s, "reward": r, "frac_reward_zero_std": z, "rewards/execution_reward/mean": r / 5,
+              "rewards/format_reward/mean": 0.8}
+             for s, r, z in zip(range(1, 6), GRPO_REWARDS, GRPO_ZERO_STD)]
+    return steps + [{"step": 5, "train_runtime": 12.3, "train_loss": 0.01}]
 
 
 def _loss_histories() -> dict:
@@ -228,6 +241,125 @@ def test_grpo_curves_become_a_note_when_there_is_nothing_to_draw(tmp_path, histo
     summary, _ = _demo()
     page = render_demo_report(summary, tmp_path / "demo.html", grpo_history=history).read_text(encoding="utf-8")
     assert 'id="no-grpo-curves"' in page and _pngs(page) == []
+
+
+# --- GRPO's reward trend --------------------------------------------------------------------
+
+# Zero-mean wiggles, repeated every 8 steps: the noise of a 24-step reward curve.
+NOISE = (0.04, -0.03, 0.05, -0.06, 0.01, -0.02, 0.03, -0.04)
+
+
+def _noisy(slope: float, n: int = 24) -> list[float]:
+    return [0.4 + slope * step + NOISE[(step - 1) % len(NOISE)] for step in range(1, n + 1)]
+
+
+@pytest.mark.parametrize(("slope", "verdict"), [(0.01, "rising beyond noise"), (-0.01, "falling beyond noise")])
+def test_reward_trend_of_a_clear_slope_is_beyond_noise_with_its_sign(slope, verdict):
+    # 0.01 per step against wiggles of ±0.06: the interval stays on the slope's side of 0.
+    trend = reward_trend(_noisy(slope))
+    lo, hi = trend["interval"]
+    assert trend["verdict"] == verdict and trend["beyond_noise"] is True
+    assert (lo > 0) if slope > 0 else (hi < 0)
+
+
+def test_reward_trend_of_a_flat_noisy_series_is_within_noise():
+    # No drift under the wiggles: the fitted slope is not 0, but its interval straddles 0.
+    trend = reward_trend(_noisy(0.0))
+    lo, hi = trend["interval"]
+    assert trend["slope"] != 0 and lo < 0 < hi
+    assert trend["verdict"] == "flat within noise" and trend["beyond_noise"] is False
+
+
+def test_reward_trend_interval_matches_the_t_quantile():
+    # By hand for [1, 2, 2, 4, 5] at steps 1..5: slope 10/10 = 1, intercept 2.8 − 3 = −0.2, residuals
+    # (0.2, 0.2, −0.8, 0.2, 0.2) so s² = 0.8/3 and se = √(s²/10); t(0.975, df 3) = 3.182.
+    trend = reward_trend([1, 2, 2, 4, 5])
+    half = 3.182 * math.sqrt(0.8 / 3 / 10)
+    assert trend["steps"] == 5
+    assert trend["slope"] == pytest.approx(1.0) and trend["intercept"] == pytest.approx(-0.2)
+    assert trend["interval"] == pytest.approx((1 - half, 1 + half))  # (0.480, 1.520)
+
+
+def test_reward_trend_fits_the_steps_given():
+    # The same values logged every 2nd step: half the slope per step, and half the interval.
+    trend = reward_trend([1, 2, 2, 4, 5], steps=[2, 4, 6, 8, 10])
+    half = 3.182 * math.sqrt(0.8 / 3 / 10) / 2
+    assert trend["slope"] == pytest.approx(0.5) and trend["interval"] == pytest.approx((0.5 - half, 0.5 + half))
+
+
+@pytest.mark.parametrize("values", [[], [0.3], [0.3, 0.5], [0.3, None, float("nan"), 0.5]])
+def test_reward_trend_needs_three_points(values):
+    # Under 3 numbers (the last case: 2 once None and NaN are left out) no residual measures the noise.
+    assert reward_trend(values) is None
+
+
+def test_reward_trend_of_a_constant_reward_is_exactly_flat():
+    # Every group scored 0.1: slope 0 and a point interval. At steps 1, 2, 4 the mean's rounding
+    # error alone would give a slope of ~1e-33 with an interval of ~±1e-17.
+    trend = reward_trend([0.1] * 3, steps=[1, 2, 4])
+    assert trend["slope"] == 0 and trend["interval"] == (0.0, 0.0) and trend["verdict"] == "flat within noise"
+
+
+def test_reward_trend_of_a_single_step_is_none():
+    # All values logged at the same step: there is no line through them.
+    assert reward_trend([0.1, 0.2, 0.3], steps=[4, 4, 4]) is None
+
+
+@pytest.mark.parametrize(("df", "exact"), [(31, 2.0395), (40, 2.0211), (60, 2.0003), (1000, 1.9623)])
+def test_t_quantile_goes_on_smoothly_past_the_table(df, exact):
+    # Past df 30 the Cornish-Fisher expansion takes over; the exact quantiles (to 4 decimals) are
+    # those of Student's t, and falling back to the normal 1.96 at df 31 would miss by 0.08.
+    assert t_quantile_975(df) == pytest.approx(exact, abs=2e-4)
+
+
+def test_grpo_learning_reads_the_reward_steps_of_a_log_history():
+    # The end-of-training summary and an eval log carry no "reward"; a null share is skipped.
+    history = _grpo_history()
+    history[2]["frac_reward_zero_std"] = None
+    history.insert(3, {"step": 3, "eval_reward": 0.9, "eval_loss": 0.2})
+    learning = grpo_learning(history)
+    assert learning["reward"] == list(zip(range(1, 6), GRPO_REWARDS))
+    assert learning["trend"]["steps"] == 5 and learning["trend"]["slope"] == pytest.approx(1.0)
+    assert [s for s, _ in learning["frac_reward_zero_std"]] == [1, 2, 4, 5]
+    assert learning["frac_reward_zero_std_mean"] == pytest.approx(0.75 / 4)
+    assert sorted(learning["rewards"]) == ["execution_reward", "format_reward"]
+    assert learning["rewards"]["execution_reward"] == [(s, r / 5) for s, r in zip(range(1, 6), GRPO_REWARDS)]
+
+
+@pytest.mark.parametrize("history", [None, [], [{"step": 1, "loss": 0.2}, {"step": 1, "train_loss": 0.2}]])
+def test_grpo_learning_without_a_reward_is_none(history):
+    # Nothing logged a reward: no learning to describe (the page shows its no-curves note instead).
+    assert grpo_learning(history) is None
+
+
+def test_demo_page_states_the_reward_trend_and_the_tied_share(demo_page):
+    # The history's rewards are [1, 2, 2, 4, 5]: slope 1 per step, 95% interval 1 ± 0.520; the share
+    # of all-tied groups averages 0.2 over 5 steps.
+    page = _Page(demo_page).visible
+    assert "slope +1.000 per step [95%: +0.480, +1.520] over 5 steps: rising beyond noise" in page
+    assert "Groups whose rewards all tie: 20.0% on average over 5 steps" in page
+    assert "teach nothing" in page
+
+
+def test_demo_page_uses_the_summarys_grpo_learning(tmp_path):
+    # demo_summary.json read back: the interval is a JSON list; no log history is needed for the sentences.
+    summary, _ = _demo()
+    summary["grpo_learning"] = {"reward": [[s, 0.0] for s in range(1, 25)], "frac_reward_zero_std_mean": 0.5,
+                                "trend": {"steps": 24, "slope": -0.0004, "intercept": 0.3,
+                                          "interval": [-0.0011, 0.0003], "verdict": "flat within noise"}}
+    page = _Page(render_demo_report(summary, tmp_path / "demo.html").read_text(encoding="utf-8")).visible
+    # bounds under 0.01 get the decimals of two significant digits of the larger one, not "±0.000"
+    assert "slope −0.0004 per step [95%: −0.0011, +0.0003] over 24 steps: flat within noise" in page
+    assert "Groups whose rewards all tie: 50.0% on average" in page
+
+
+def test_demo_page_says_when_there_are_too_few_steps_for_a_trend(tmp_path):
+    # Two logged steps: curves, but no line through them.
+    summary, _ = _demo()
+    history = _grpo_history()[:2]
+    page = render_demo_report(summary, tmp_path / "demo.html", grpo_history=history).read_text(encoding="utf-8")
+    assert "No trend of the reward: 2 logged steps, a fit needs 3." in _Page(page).visible
+    assert 'id="no-grpo-curves"' not in page
 
 
 def test_stage_table_rounds_seconds_and_totals(demo_page):

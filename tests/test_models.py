@@ -405,3 +405,41 @@ def test_model_name_of_adapter_maps_embedded_cache_back_to_embedded(saved_adapte
     config = json.loads((saved_adapter.folder / "adapter_config.json").read_text(encoding="utf-8"))
     assert config["base_model_name_or_path"] == str(embedded_checkpoint_dir())
     assert model_name_of_adapter(saved_adapter.folder) == EMBEDDED_MODEL
+
+
+@pytest.mark.slow
+def test_a_merged_adapter_gives_the_same_logits_without_lora_layers(saved_adapter):
+    # eval and ask merge the adapter (merge=True): the same model, as plain layers.
+    from peft import PeftModel
+
+    plain, _ = load_model(EMBEDDED_MODEL, adapter=saved_adapter.folder)
+    merged, _ = load_model(EMBEDDED_MODEL, adapter=saved_adapter.folder, merge=True)
+    assert isinstance(plain, PeftModel) and not isinstance(merged, PeftModel)
+    assert not any("lora_" in n for n, _ in merged.named_parameters())
+    ids = torch.tensor([[1, 5, 9, 42, 7]])
+    with torch.no_grad():
+        assert torch.allclose(plain(input_ids=ids).logits, merged(input_ids=ids).logits, atol=1e-4)
+
+
+@pytest.mark.slow
+def test_merged_adapter_block_merges_then_restores_the_weights(saved_adapter):
+    from sqlgrpo.llm.generation import can_merge_adapter, merged_adapter
+
+    model, _ = load_model(EMBEDDED_MODEL, adapter=saved_adapter.folder, for_training=True)
+    base = {n: p.detach().clone() for n, p in model.named_parameters() if "base_layer" in n}
+    ids = torch.tensor([[1, 5, 9, 42, 7]])
+    model.eval()
+    with torch.no_grad():
+        before = model(input_ids=ids).logits
+    with merged_adapter(model):
+        changed = [n for n, p in model.named_parameters() if "base_layer" in n and not torch.equal(p, base[n])]
+        assert changed  # the LoRA deltas are in the weights inside the block
+        with torch.no_grad():
+            assert torch.allclose(model(input_ids=ids).logits, before, atol=1e-4)
+    after = dict(model.named_parameters())
+    assert all(torch.allclose(after[n], w, atol=1e-6) for n, w in base.items())
+    with pytest.raises(RuntimeError, match="boom"), merged_adapter(model):  # taken out also on an error
+        raise RuntimeError("boom")
+    assert all(torch.allclose(after[n], w, atol=1e-6) for n, w in base.items())
+    assert all(p.requires_grad for n, p in model.named_parameters() if "lora_" in n)  # still trainable
+    assert can_merge_adapter(model) and not can_merge_adapter(model.get_base_model().model)

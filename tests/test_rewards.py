@@ -12,6 +12,7 @@ from sqlgrpo.scoring.rewards import (
     DEFAULT_WEIGHTS,
     REWARDS,
     complexity_reward,
+    executable_reward,
     execution_reward,
     get_reward,
     reasoning_reward,
@@ -424,7 +425,7 @@ def test_alias_qualified_names_of_the_sql_are_not_invented():
 def test_registry_keys_are_function_names():
     # Config keys, registry keys and TRL's log names are one and the same.
     assert all(fn.__name__ == key for key, fn in REWARDS.items())
-    assert set(REWARDS) == {"strict_format_reward", "soft_format_reward", "execution_reward",
+    assert set(REWARDS) == {"strict_format_reward", "soft_format_reward", "execution_reward", "executable_reward",
                             "complexity_reward", "reasoning_reward", "schema_linking_reward"}
 
 
@@ -440,7 +441,50 @@ def test_unknown_reward_lists_the_valid_names():
 
 
 def test_default_weights():
-    # The original recipe's weights; strict format and schema linking are logged, not trained on.
+    # The original recipe's weights; strict format, schema linking and executability are logged, not
+    # trained on.
     assert DEFAULT_WEIGHTS == {"soft_format_reward": 1.0, "execution_reward": 1.2, "complexity_reward": 0.6,
-                               "reasoning_reward": 0.7, "strict_format_reward": 0.0, "schema_linking_reward": 0.0}
+                               "reasoning_reward": 0.7, "strict_format_reward": 0.0, "schema_linking_reward": 0.0,
+                               "executable_reward": 0.0}
     assert set(DEFAULT_WEIGHTS) == set(REWARDS)
+
+
+# --- executability ----------------------------------------------------------------------------
+
+def test_executable_reward_credits_sql_that_runs_right_or_wrong():
+    answers = [GOOD,                                                     # right
+               "<sql>SELECT name FROM customers</sql>",                  # runs, wrong
+               "<sql>SELECT nickname FROM customers</sql>",              # a column that does not exist
+               "<sql>SELECT total FROM invoices</sql>",                  # a table that does not exist
+               "<sql>SELEC name FROM customers</sql>",                   # syntax
+               "<sql>DELETE FROM orders</sql>",                          # runs, but not a question's kind
+               "no sql at all"]
+    assert _score("executable_reward", answers) == [1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+    # Never disagrees with the execution reward: it runs exactly where that one gives credit.
+    assert [e > EXEC_FAILED for e in _score("execution_reward", answers)] == \
+        [x == 1.0 for x in _score("executable_reward", answers)]
+
+
+def test_executable_reward_cannot_judge_where_the_gold_fails():
+    assert executable_reward(["<sql>SELECT 1</sql>"], sql=["SELECT nope FROM customers"], sql_context=[CTX]) == [None]
+
+
+def test_a_select_star_answer_runs_but_scores_below_a_grounded_wrong_one_and_the_gold():
+    # The reward hack a runnable-SQL reward invites: `SELECT * FROM t` runs for every question.
+    # Under the demo's weights it must score below the gold and below a wrong answer shaped like
+    # the question's query, and above nothing runnable only by the credit for running.
+    from sqlgrpo.stages.config import resolve
+    from sqlgrpo.stages.demo import demo_config_path
+
+    weights = resolve("train", demo_config_path()).section.reward_weights
+    assert weights.get("executable_reward", 0) > 0
+    star = f"<reasoning>{REASONING}</reasoning>\n<sql>SELECT * FROM orders</sql>"
+    shaped = (f"<reasoning>{REASONING}</reasoning>\n<sql>SELECT c.name, SUM(o.total) FROM customers c JOIN orders o "
+              "ON o.customer_id = c.id WHERE o.status = 'open' GROUP BY c.name</sql>")
+    invented = (f"<reasoning>{REASONING}</reasoning>\n<sql>SELECT c.name, SUM(o.amount) FROM customers c JOIN orders o "
+                "ON o.customer_id = c.id WHERE o.status = 'paid' GROUP BY c.name</sql>")
+    answers = [GOOD, shaped, star, invented]
+    total = [sum(w * (_score(name, answers)[i] or 0.0) for name, w in weights.items()) for i in range(len(answers))]
+    gold, wrong_shaped, select_star, broken = total
+    assert gold > wrong_shaped > select_star
+    assert wrong_shaped > broken  # naming a column that does not exist costs more than a wrong filter

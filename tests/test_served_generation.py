@@ -121,7 +121,10 @@ def test_a_question_failing_for_good_stops_the_retries_of_its_batch(server):
     with pytest.raises(ServedGenerationError, match="HTTP 401"):
         generator.generate_batch([question(i) for i in range(4)])
     assert time.monotonic() - start < 2.0
-    assert len(server.bodies) == 4
+    # At most one request per question, none retried (on a loaded machine the refusal may come
+    # before the last worker has sent its first request: then it sends none).
+    asked_questions = [asked(body) for body in server.bodies]
+    assert 0 in asked_questions and len(asked_questions) == len(set(asked_questions)) <= 4
 
 
 # ------------------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from sqlgrpo.stages.train import (
     CHECKPOINT_REQUIRED,
     TIMED_METHODS,
     TrainError,
+    install_fast_generation,
     install_step_timers,
     grpo_config_kwargs,
     last_complete_checkpoint,
@@ -45,6 +46,9 @@ from sqlgrpo.stages.training import (
     check_hardware,
     ensure_train_file,
     lora_config,
+    precision,
+    trainer_kwargs,
+    weights_dtype,
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -78,7 +82,7 @@ def _record(i: int = 0) -> dict:
 
 # --- check_hardware ------------------------------------------------------------------------
 
-@pytest.mark.parametrize("option", ["use_vllm", "load_in_4bit", "use_unsloth", "bf16"])
+@pytest.mark.parametrize("option", ["use_vllm", "load_in_4bit", "use_unsloth"])
 def test_gpu_option_without_gpu_names_the_option(option):
     # Each of these only works on CUDA: the error must name the flag and the config key to turn off.
     flag = "--" + option.replace("_", "-")
@@ -96,6 +100,96 @@ def test_gpu_option_without_its_package_names_the_package(option, package):
     flag = "--" + option.replace("_", "-")
     with pytest.raises(TrainingError, match=rf"{flag} .*needs the '{package}' package: pip install"):
         check_hardware(_stage(**{option: True}).section, has_gpu=True)
+
+
+@pytest.mark.parametrize("bf16, has_gpu, cpu_bf16, expected", [
+    (False, True, True, "fp32"), (False, False, True, "fp32"),
+    (True, True, False, "bf16"),               # a GPU: weights and compute in bf16
+    (True, False, True, "bf16-autocast"),      # AVX512_BF16/AMX: fp32 weights, bf16 matmuls
+    (True, False, False, "fp32"),              # another CPU: emulated bf16 is slower than fp32
+])
+def test_bf16_means_what_the_machine_can_do(bf16, has_gpu, cpu_bf16, expected):
+    assert precision(bf16, has_gpu=has_gpu, cpu_bf16=cpu_bf16) == expected
+
+
+def test_bf16_on_a_cpu_is_autocast_over_fp32_weights(monkeypatch):
+    # No refusal without a GPU any more; TRL gets bf16=True (accelerate's CPU autocast) only where
+    # the CPU has the instructions, and the weights load in bf16 only on a GPU.
+    import sqlgrpo.stages.training as training_module
+
+    stage = _stage(bf16=True)
+    check_hardware(stage.section, has_gpu=False)
+    for supported in (True, False):
+        monkeypatch.setattr(training_module, "cpu_bf16_supported", lambda supported=supported: supported)
+        assert trainer_kwargs(stage, has_gpu=False)["bf16"] is supported
+    assert weights_dtype(True, has_gpu=False) is None
+    assert weights_dtype(True, has_gpu=True) == "bfloat16" and weights_dtype(False, has_gpu=True) is None
+
+
+def test_bf16_on_a_cpu_without_the_instructions_says_so(monkeypatch, caplog):
+    import logging
+
+    import sqlgrpo.stages.training as training_module
+
+    monkeypatch.setattr(training_module, "gpu_available", lambda: False)
+    monkeypatch.setattr(training_module, "cpu_bf16_supported", lambda: False)
+    with caplog.at_level(logging.INFO, logger="sqlgrpo.stages.training"):
+        training_module.log_precision(True)
+    assert "no bfloat16 instructions" in caplog.text and "fp32" in caplog.text
+
+
+class _FakePeft:
+    """What install_fast_generation touches of a PEFT model: merge and unmerge."""
+
+    def __init__(self):
+        self.merged = False
+
+    def merge_adapter(self):
+        self.merged = True
+
+    def unmerge_adapter(self):
+        self.merged = False
+
+
+def _fake_trainer(model, seen):
+    import types
+
+    import torch
+
+    def generate(*args, **kwargs):
+        seen.append((model.merged, torch.is_autocast_enabled("cpu")))
+        if kwargs.get("fail"):
+            raise RuntimeError("generation failed")
+        return "ids"
+
+    return types.SimpleNamespace(accelerator=types.SimpleNamespace(unwrap_model=lambda m: m), model=model,
+                                 _generate_single_turn=generate)
+
+
+def test_rollouts_run_with_the_adapter_merged_and_bf16_autocast(monkeypatch):
+    import sqlgrpo.stages.train as train_module
+
+    monkeypatch.setattr(train_module, "precision", lambda bf16: "bf16-autocast" if bf16 else "fp32")
+    model, seen = _FakePeft(), []
+    trainer = _fake_trainer(model, seen)
+    args = type("Args", (), {"fsdp": None, "deepspeed_plugin": None})()
+    assert install_fast_generation(trainer, _stage(bf16=True).section, args) == ["merged LoRA", "bf16 autocast"]
+    assert trainer._generate_single_turn() == "ids"
+    assert seen == [(True, True)] and model.merged is False  # merged for the rollout, taken out after
+    with pytest.raises(RuntimeError):
+        trainer._generate_single_turn(fail=True)
+    assert model.merged is False
+
+
+@pytest.mark.parametrize("overrides", [{"use_vllm": True}, {"load_in_4bit": True}])
+def test_rollouts_are_left_alone_where_a_merge_is_wrong(overrides):
+    # vLLM generates with its own engine; a merge into 4-bit weights would round them.
+    model, seen = _FakePeft(), []
+    trainer = _fake_trainer(model, seen)
+    generate = trainer._generate_single_turn
+    args = type("Args", (), {"fsdp": None, "deepspeed_plugin": None})()
+    assert install_fast_generation(trainer, _stage(bf16=True, **overrides).section, args) == []
+    assert trainer._generate_single_turn is generate
 
 
 def test_bf16_with_a_gpu_needs_no_package():

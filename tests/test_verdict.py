@@ -130,10 +130,12 @@ def test_heldout_rates_are_eval_rates_over_every_answer():
     evaluated = compute_metrics(scored)
     held = heldout_metrics(MIXED, records)
     # No suite in these records: test-suite accuracy is plain execution accuracy.
-    assert held == {"execution_accuracy": 0.4, "test_suite_accuracy": 0.4,
-                    "format_compliance": evaluated["format_compliance"]}
-    assert evaluated["execution_accuracy"] == 0.4
-    assert set(held) <= set(METRICS)
+    # Three run (the gold, a wrong one, the bare gold); one names a column pets does not have.
+    assert held == {"execution_accuracy": 0.4, "test_suite_accuracy": 0.4, "valid_sql_rate": 0.6,
+                    "format_compliance": evaluated["format_compliance"], "missing_column_rate": 0.2}
+    assert evaluated["execution_accuracy"] == 0.4 and evaluated["valid_sql_rate"] == 0.6
+    assert evaluated["error_taxonomy"]["missing_column"] == 1
+    assert set(held) - {"missing_column_rate"} <= set(METRICS)
 
 
 def test_every_kept_near_miss_was_judged_wrong_by_the_verdict(monkeypatch):

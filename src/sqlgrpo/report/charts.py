@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlgrpo.report.stats import MISSING, SCORE_LABELS, as_count, as_number, kind_label
+from sqlgrpo.report.trends import logged_series
 from sqlgrpo.scoring.verdict import CORRECT, SHOWN_DATA_ONLY, WRONG_RESULT
 from sqlgrpo.scoring.judge_rubric import SCORE_FIELDS, SCORE_MAX, SCORE_MIN
 
@@ -218,10 +219,12 @@ def compare_chart(rows: list[dict], label_a: str, label_b: str) -> str:
 
 # --- training curves -------------------------------------------------------------------------
 
-def render_training_curves(log_history: list[dict], out_png_or_none: str | Path | None = None) -> str:
+def render_training_curves(log_history: list[dict], out_png_or_none: str | Path | None = None, *,
+                           trend: Mapping | None = None) -> str:
     """The GRPO reward curves of a TRL `trainer_state.json` `log_history`, as a PNG data URI.
 
-    Left: the total reward ("reward", with a ±1 std band when "reward_std" is logged) per "step";
+    Left: the total reward ("reward", with a ±1 std band when "reward_std" is logged) per "step",
+    and the fitted straight line of `trend` (a `trends.reward_trend`) across those steps when given;
     right: each reward function's "rewards/<name>/mean". Entries without any reward (eval and
     end-of-training summaries) are skipped. Also writes the PNG to `out_png_or_none` when given.
 
@@ -255,6 +258,8 @@ def render_training_curves(log_history: list[dict], out_png_or_none: str | Path 
         if all(std is not None for _, _, std in total):
             total_ax.fill_between(steps, [v - std for _, v, std in total], [v + std for _, v, std in total],
                                   color=COLOR_ACCENT, alpha=0.15, linewidth=0, label="±1 std over completions")
+        _trend_line(total_ax, trend, min(steps), max(steps))
+        if total_ax.get_legend_handles_labels()[0]:
             total_ax.legend(frameon=False, fontsize=8)
     total_ax.set_title("total reward (weighted sum)", fontsize=10)
     total_ax.set_xlabel("step")
@@ -279,15 +284,15 @@ def render_training_curves(log_history: list[dict], out_png_or_none: str | Path 
     return uri
 
 
-def _logged(log_history: Any, key: str) -> list[tuple[float, float]]:
-    """(step, value) of each log entry with a finite `key`; an entry without a step goes by its index."""
-    points = []
-    for index, entry in enumerate(log_history if isinstance(log_history, list) else []):
-        value = as_number(entry.get(key)) if isinstance(entry, Mapping) else None
-        if value is not None:
-            step = as_number(entry.get("step"))
-            points.append((index if step is None else step, value))
-    return points
+def _trend_line(ax, trend: Mapping | None, first_step: float, last_step: float) -> None:
+    """The straight line of a `trends.reward_trend` from `first_step` to `last_step`, dashed, with
+    its verdict as the legend label; nothing when there is no trend (or it was read back broken)."""
+    slope = as_number(trend.get("slope")) if isinstance(trend, Mapping) else None
+    intercept = as_number(trend.get("intercept")) if isinstance(trend, Mapping) else None
+    if slope is None or intercept is None:
+        return
+    ax.plot([first_step, last_step], [intercept + slope * first_step, intercept + slope * last_step],
+            color=COLOR_B, linestyle="--", linewidth=1.5, label=f"trend: {_chart_label(trend.get('verdict') or 'fit')}")
 
 
 def render_loss_curves(histories: Mapping[str, list[dict]]) -> str:
@@ -303,13 +308,13 @@ def render_loss_curves(histories: Mapping[str, list[dict]]) -> str:
     """
     histories = histories if isinstance(histories, Mapping) else {}
     colors = {label: f"C{i}" for i, label in enumerate(histories)}
-    losses = {label: points for label, h in histories.items() if (points := _logged(h, "loss"))}
+    losses = {label: points for label, h in histories.items() if (points := logged_series(h, "loss"))}
     if not losses:
         stages = ", ".join(map(str, histories)) or "none"
         raise ValueError(f"no log_history has an entry with 'loss' (stages: {stages}): train until the first "
                          "logging step (logging_steps) or pass trainer_state.json's log_history")
-    margins = {label: points for label, h in histories.items() if (points := _logged(h, "rewards/margins"))}
-    accuracies = {label: points for label, h in histories.items() if (points := _logged(h, "rewards/accuracies"))}
+    margins = {label: points for label, h in histories.items() if (points := logged_series(h, "rewards/margins"))}
+    accuracies = {label: points for label, h in histories.items() if (points := logged_series(h, "rewards/accuracies"))}
     plt = _pyplot()
     fig, axes = plt.subplots(1, 2 if margins or accuracies else 1, figsize=(WIDE_CHART_WIDTH_IN, WIDE_CHART_HEIGHT_IN),
                              squeeze=False)

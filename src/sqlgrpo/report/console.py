@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from sqlgrpo.report.stats import format_fraction
+from sqlgrpo.report.trends import trend_sentence
 from sqlgrpo.scoring.metrics import RATE_KEYS
 
 
@@ -89,6 +90,16 @@ def print_demo_summary(summary: dict) -> None:
     stages = ", ".join(f"{s['name']} {s['seconds']:.0f} s{' (reused)' if s['reused'] else ''}" for s in summary["stages"])
     console.print(f"stages: {stages}; pipeline {summary['total_seconds']:.0f} s, this run "
                   f"{summary['this_run_seconds']:.0f} s", highlight=False)
+    learning = summary.get("grpo_learning") or {}
+    sentence = trend_sentence(learning["trend"]) if isinstance(learning.get("trend"), dict) else None
+    if sentence:
+        tied = learning.get("frac_reward_zero_std_mean")
+        console.print(f"GRPO reward per step: {sentence}"
+                      + ("" if tied is None else f"; groups whose rewards all tie: {100 * tied:.0f}%"), highlight=False)
+    memory = summary.get("peak_memory_mb") or {}
+    if memory:
+        console.print(f"peak memory: {memory.get('process', 0) / 1024:.1f} GB resident (the demo's process), "
+                      f"{memory.get('largest_child', 0) / 1024:.1f} GB (its largest child process)", highlight=False)
     out = Path(summary["output_dir"])
     console.print(f"summary: {out / 'demo_summary.json'}", highlight=False)
     console.print(f"report: {out / 'report.html'}", highlight=False)

@@ -4,7 +4,8 @@
 between them (`stats.metric_deltas`) in demo_summary.json, and calls it with that summary. The
 page: what changed between the runs in plain words (`stats.comparison_sentences`), the runs side
 by side, a delta table per comparison, the training curves of each stage
-(`charts.render_training_curves` for GRPO's rewards, `charts.render_loss_curves` for the
+(`charts.render_training_curves` for GRPO's rewards, with the trend of the total reward and
+the share of all-tied groups from `trends.grpo_learning`; `charts.render_loss_curves` for the
 supervised losses), stage timings, settings, and links to each run's eval report. Test-suite
 accuracy stands beside execution accuracy; a run from before test suites shows "n/a" for it.
 """
@@ -21,7 +22,9 @@ from sqlgrpo.report.charts import render_loss_curves, render_training_curves
 from sqlgrpo.report.html import (delta_row, delta_table, escape, html_document, img, meta_list, report_date, text_cell,
                                  write_page)
 from sqlgrpo.report.stats import (MEAN_REWARD, METRIC_BY_KEY, MISSING, as_count, as_number, comparison_sentences,
-                                  format_metric, format_value, metric_deltas, metric_text, record_delta, row_metric)
+                                  format_fraction, format_metric, format_value, metric_deltas, metric_text,
+                                  record_delta, row_metric)
+from sqlgrpo.report.trends import grpo_learning, trend_sentence
 
 log = logging.getLogger(__name__)
 
@@ -173,15 +176,42 @@ def _reports_section(reports: Any, runs: list[str], labels: Mapping) -> str:
     return f'<section id="reports"><h2>Eval reports of each run</h2>{body}</section>'
 
 
-def _curves_section(grpo_history: list[dict] | None, loss_histories: Mapping[str, list[dict]] | None) -> str:
-    parts = []
+def _grpo_learning_notes(learning: Mapping | None) -> str:
+    """The trend of GRPO's total reward in one sentence, and the mean share of groups whose
+    rewards all tie; nothing without a `trends.grpo_learning`."""
+    if not isinstance(learning, Mapping):
+        return ""
+    trend = learning.get("trend")
+    sentence = trend_sentence(trend) if isinstance(trend, Mapping) else None
+    if sentence is None:
+        rewards = learning.get("reward")
+        steps = len(rewards) if isinstance(rewards, list) else MISSING
+        parts = [f'<p class="note" id="grpo-trend">No trend of the reward: {steps} logged steps, a fit needs 3.</p>']
+    else:
+        parts = [f'<p id="grpo-trend">Total reward per step: {escape(sentence)}.</p>']
+    share = as_number(learning.get("frac_reward_zero_std_mean"))
+    if share is None:
+        parts.append('<p class="note" id="grpo-zero-std">The share of groups whose rewards all tie '
+                     "(frac_reward_zero_std) was not logged.</p>")
+    else:
+        shares = learning.get("frac_reward_zero_std")
+        over = f" over {len(shares)} steps" if isinstance(shares, list) else ""
+        parts.append(f'<p id="grpo-zero-std">Groups whose rewards all tie: {format_fraction(share)} on average{over} '
+                     "(TRL's frac_reward_zero_std). Groups whose completions all scored the same teach nothing: "
+                     "GRPO's advantage is a completion's reward minus its group's mean, zero for each of them.</p>")
+    return "".join(parts)
+
+
+def _curves_section(grpo_history: list[dict] | None, loss_histories: Mapping[str, list[dict]] | None,
+                    learning: Mapping | None) -> str:
+    grpo = "<h3>GRPO: reward per step</h3>" + _grpo_learning_notes(learning)
+    trend = learning.get("trend") if isinstance(learning, Mapping) else None
     try:
-        parts.append("<h3>GRPO: reward per step</h3>"
-                     + img(render_training_curves(grpo_history or []), "GRPO reward curves"))
+        parts = [grpo + img(render_training_curves(grpo_history or [], trend=trend), "GRPO reward curves")]
     except ValueError as error:
         log.warning("demo report without GRPO curves: %s", error)
         what = "no GRPO log history was given" if not grpo_history else "the GRPO log history has no reward entry"
-        parts.append(f'<h3>GRPO: reward per step</h3><p class="note" id="no-grpo-curves">No GRPO curves: {what}.</p>')
+        parts = [grpo + f'<p class="note" id="no-grpo-curves">No GRPO curves: {what}.</p>']
     if loss_histories:
         try:
             parts.append("<h3>Supervised stages: loss per step</h3>"
@@ -201,9 +231,11 @@ def render_demo_report(summary: Mapping, out_path: str | Path, *, results: Mappi
     The page: what changed between the runs in plain words (from `summary["comparisons"]`, the
     `metric_deltas` rows; computed from the runs when absent, paired when `results` maps a run
     name to its evaluation_results.json), the runs side by side, one delta table per comparison,
-    the GRPO reward curves (`grpo_history`: GRPO's trainer_state.json log_history) and the loss
-    curves of the supervised stages (`loss_histories`: stage label → log_history), stage timings,
-    settings, and links to each run's eval report. A run that is missing (a failed or skipped
+    the GRPO reward curves (`grpo_history`: GRPO's trainer_state.json log_history) with the trend
+    of the total reward and the share of all-tied groups (`summary["grpo_learning"]`, else
+    `trends.grpo_learning` of `grpo_history`), the loss curves of the supervised stages
+    (`loss_histories`: stage label → log_history), stage timings, settings, and links to each
+    run's eval report. A run that is missing (a failed or skipped
     stage) is named as missing; a curve that cannot be drawn becomes a note. Returns the path.
     """
     summary = summary if isinstance(summary, Mapping) else {}
@@ -242,7 +274,9 @@ def render_demo_report(summary: Mapping, out_path: str | Path, *, results: Mappi
                        "faded when within noise.</p></section>")
     stages = (f'<section id="stages"><h2>Stage timings</h2>'
               f'{_stages_table(summary.get("stages"), summary.get("total_seconds"))}</section>')
-    body = (header + changed + runs_section + compare_section + _curves_section(grpo_history, loss_histories)
+    learning = summary.get("grpo_learning")
+    learning = learning if isinstance(learning, Mapping) else grpo_learning(grpo_history)
+    body = (header + changed + runs_section + compare_section + _curves_section(grpo_history, loss_histories, learning)
             + stages + _settings_section(summary.get("settings"))
             + _reports_section(summary.get("reports"), runs, labels))
     return write_page(out_path, html_document(title, body), "demo report")

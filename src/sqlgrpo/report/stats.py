@@ -8,7 +8,8 @@ that read better in words than as their key. `format_fraction`, `format_metric` 
 `paired_diff_interval` (the same samples, by McNemar's discordant counts) give the 95% interval of
 a difference, and `within_noise` says whether it includes 0. `metric_deltas` turns two runs into
 the rows of a comparison as plain data (the demo keeps them in demo_summary.json), and
-`comparison_sentences` says them in plain words.
+`comparison_sentences` says them in plain words. Trends over training steps are in
+`sqlgrpo.report.trends`.
 
 Inputs may come from older runs: any metric may be missing or null, and renders as "–"; a metric
 newer than the run (test-suite accuracy in a metrics.json written before test suites) renders as

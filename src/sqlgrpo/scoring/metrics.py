@@ -255,9 +255,14 @@ def compute_metrics(records: list[dict]) -> dict:
 
 
 def heldout_metrics(texts: Sequence[str], records: Sequence[dict], backend: str = "sqlite") -> dict[str, float]:
-    """Execution accuracy and format compliance of one answer per record, as evaluation
-    defines them (over every answer to a question whose gold runs): what the held-out check logs
-    during training."""
+    """Execution accuracy, test-suite accuracy, valid SQL rate, format compliance and the share
+    of answers naming a column that does not exist (`missing_column_rate`), one answer per record,
+    as evaluation defines them (over every answer to a question whose gold runs): what the
+    held-out check logs during training."""
     scored = scored_records([samples[0] for samples in score_records(records, [[t] for t in texts], backend)])
-    return {name: rate(scored, METRICS[name]) for name in ("execution_accuracy", "test_suite_accuracy",
-                                                              "format_compliance")}
+    measured = {name: rate(scored, METRICS[name]) for name in ("execution_accuracy", "test_suite_accuracy",
+                                                                  "valid_sql_rate", "format_compliance")}
+    # the share of answers whose SQL names a column that does not exist: what a small model gets wrong most
+    measured["missing_column_rate"] = (sum(1 for r in scored if r["error_kind"] == ErrorKind.MISSING_COLUMN) / len(scored)
+                                       if scored else 0.0)
+    return measured

@@ -32,7 +32,7 @@ from sqlgrpo.common.cache import LRUCache
 from sqlgrpo.common.errors import SqlgrpoError
 from sqlgrpo.scoring.answers import is_strict_format, parse_answer, soft_format_score
 from sqlgrpo.scoring.suites import TEST_SUITE_FIELD, suite_of
-from sqlgrpo.scoring.verdict import clear_gold_caches, executor_for, gold_outcome, gold_trees, verdicts
+from sqlgrpo.scoring.verdict import EXEC_FAILED, clear_gold_caches, executor_for, gold_outcome, gold_trees, verdicts
 from sqlgrpo.sql.analysis import parse_statements, references, statement_kinds, structure_features
 
 log = logging.getLogger(__name__)
@@ -176,6 +176,30 @@ def execution_reward(completions: Sequence[Any], sql: Sequence[str], sql_context
         if found.cacheable:
             _EXECUTION_SCORES.put(item, found.score)
     return [scores[item] for item in items]
+
+
+def executable_reward(completions: Sequence[Any], sql: Sequence[str], sql_context: Sequence[str],
+                      **kwargs: Any) -> list[float | None]:
+    """1.0 for SQL that runs on the database as a statement of the gold's kind, right or wrong,
+    0.0 for no SQL, SQL that fails (a syntax error, a table or column that does not exist) or a
+    statement of another kind; None where the gold fails. SQL-R1's executability reward: a small
+    model whose answers mostly name columns that do not exist gets from the execution reward
+    alone only EXEC_RAN_WRONG (0.1) for grounding them. Read off the execution reward's verdicts
+    (one run per distinct answer, shared cache), so it never disagrees with it; the structure and
+    schema-linking rewards keep a query that runs but ignores the question (`SELECT * FROM t`)
+    from scoring like the gold.
+
+    >>> ctx = "CREATE TABLE t (x INT); INSERT INTO t VALUES (1), (2);"
+    >>> executable_reward(["<sql>SELECT MAX(x) FROM t</sql>", "<sql>SELECT y FROM t</sql>", "<sql>DELETE FROM t</sql>"],
+    ...                   sql=["SELECT SUM(x) FROM t"] * 3, sql_context=[ctx] * 3)
+    [1.0, 0.0, 0.0]
+    """
+    return [executable_score(score) for score in execution_reward(completions, sql, sql_context, **kwargs)]
+
+
+def executable_score(execution_score: float | None) -> float | None:
+    """The executable reward of an answer from its execution reward (the verdict's score)."""
+    return None if execution_score is None else (1.0 if execution_score > EXEC_FAILED else 0.0)
 
 
 # --------------------------------------------------------------------------------------------
@@ -375,6 +399,7 @@ REWARDS: dict[str, Callable[..., list[float | None]]] = {
     "soft_format_reward": soft_format_reward,
     "strict_format_reward": strict_format_reward,
     "execution_reward": execution_reward,
+    "executable_reward": executable_reward,
     "complexity_reward": complexity_reward,
     "reasoning_reward": reasoning_reward,
     "schema_linking_reward": schema_linking_reward,
@@ -388,6 +413,7 @@ DEFAULT_WEIGHTS: dict[str, float] = {
     "reasoning_reward": 0.7,
     "strict_format_reward": 0.0,
     "schema_linking_reward": 0.0,
+    "executable_reward": 0.0,
 }
 
 

@@ -41,7 +41,7 @@ def ask(question: str, schema: str, *, model: str | None = None, adapter: str | 
     from sqlgrpo.llm.prompts import build_messages
 
     model = model or (model_name_of_adapter(adapter) if adapter else None) or DEFAULT_MODEL
-    llm, tokenizer = load_model(model, adapter=adapter)
+    llm, tokenizer = load_model(model, adapter=adapter, merge=True)
     record = {"sql_prompt": question, "sql_context": schema}
     gen = generate_answers(llm, tokenizer, [build_messages(record, template=system_prompt, backend=backend)],
                            max_new_tokens=max_new_tokens)[0][0]

@@ -33,7 +33,7 @@ from sqlgrpo.scoring.near_misses import question_contrast as other_question_nega
 from sqlgrpo.scoring.suites import record_suite
 from sqlgrpo.stages.config import StageConfig
 from sqlgrpo.stages.training import (FINAL_ADAPTER, TrainingError, keeps_adapter_dtype, lora_config, save_final, start_stage,
-                                     trainer_kwargs)
+                                     trainer_kwargs, weights_dtype)
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +134,7 @@ def run_contrastive(stage: StageConfig, *, progress: bool = True) -> dict:
              ", ".join(f"{k} {v}" for k, v in kinds.items()))
 
     model, tokenizer = load_model(shared.model, adapter=cfg.init_adapter, for_training=True,
-                                  dtype="bfloat16" if cfg.bf16 else None,
+                                  dtype=weights_dtype(cfg.bf16),
                                   autocast_adapter_dtype=not keeps_adapter_dtype(args, quantized=False))
     peft_config = None if cfg.init_adapter else lora_config(cfg)
     dataset = Dataset.from_list([{k: p[k] for k in ("prompt", "chosen", "rejected")} for p in pairs])

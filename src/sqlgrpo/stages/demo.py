@@ -310,6 +310,7 @@ def build_summary(p: Pipeline, evals: dict[str, StageResult], trains: dict[str, 
     """demo_summary.json: one object per run (metrics.json keys, plus its eval and training
     seconds), the comparisons between runs, every stage's time, and the settings used."""
     from sqlgrpo.report.stats import metric_deltas
+    from sqlgrpo.report.trends import grpo_learning
     from sqlgrpo.stages.eval import load_run
 
     summary: dict[str, Any] = {"quick": p.quick, "runs": [r for r in RUNS if r in evals], "labels": dict(LABELS),
@@ -339,7 +340,21 @@ def build_summary(p: Pipeline, evals: dict[str, StageResult], trains: dict[str, 
     summary["settings"] = settings
     summary["model"] = p.config("eval", "eval_base").shared.model
     summary["eval_file"] = str(p.out / "data" / paths.EVAL_FILE_NAME)
+    grpo_state = (read_json(p.out / "grpo" / "trainer_state.json") or {}) if "tuned" in trains else {}
+    summary["grpo_learning"] = grpo_learning(grpo_state.get("log_history") or [])
+    summary["peak_memory_mb"] = peak_memory_mb()
     return summary
+
+
+def peak_memory_mb() -> dict[str, float]:
+    """The peak resident memory so far, in MB, of this process (every stage runs in it) and of
+    the largest of its finished child processes (SQL workers, a converter)."""
+    import resource
+    import sys
+
+    scale = 1 / 2**20 if sys.platform == "darwin" else 1 / 1024  # ru_maxrss: bytes on macOS, KB on Linux
+    return {who: round(resource.getrusage(which).ru_maxrss * scale, 1)
+            for who, which in (("process", resource.RUSAGE_SELF), ("largest_child", resource.RUSAGE_CHILDREN))}
 
 
 _SHOWN_SETTINGS = {"max_steps", "learning_rate", "per_device_train_batch_size", "gradient_accumulation_steps",

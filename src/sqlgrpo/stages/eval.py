@@ -56,7 +56,7 @@ from sqlgrpo.data.records import RecordsError, read_records
 from sqlgrpo.scoring.matching import MATCH_RULES, OURS, check_convention
 from sqlgrpo.scoring.metrics import compute_metrics, score_questions
 from sqlgrpo.scoring.predictions import PredictionsError, align_predictions, read_predictions
-from sqlgrpo.scoring.rewards import REWARDS, get_reward
+from sqlgrpo.scoring.rewards import REWARDS, executable_score, get_reward
 from sqlgrpo.scoring.suites import record_suite
 from sqlgrpo.sql import BACKENDS, default_executor
 from sqlgrpo.stages.config import StageConfig
@@ -72,6 +72,7 @@ METRICS_FILE = "metrics.json"
 REPORT_FILE = "report.html"
 JUDGE_CACHE_DIR = "judge_cache"
 EXECUTION_REWARD = "execution_reward"  # its score is the verdict's, already taken per answer
+EXECUTABLE_REWARD = "executable_reward"  # read off that score too
 
 
 class EvalError(SqlgrpoError, RuntimeError):
@@ -208,7 +209,7 @@ def evaluate(stage: StageConfig, *, progress: bool = True) -> dict:
 
         model, tokenizer = None, load_tokenizer(model_name)
     else:
-        model, tokenizer = load_model(model_name, adapter=cfg.adapter)
+        model, tokenizer = load_model(model_name, adapter=cfg.adapter, merge=True)
     budget = shared.max_seq_length  # prompts longer than the model's budget are dropped, as in training
     kept, dropped = prompt_records(records, tokenizer, budget, template=shared.system_prompt, backend=shared.backend,
                                    include_inserts=shared.include_inserts)
@@ -405,7 +406,7 @@ def score_rewards(results: list[dict], weights: dict[str, float], backend: str =
     and `reward_means` for metrics.json. A reward that cannot judge a sample (None) adds nothing
     to its sum, as in TRL. The execution reward is the score of the verdict each result already
     holds (`execution_score`, suite-aware: an answer right on the shown database only scores as a
-    wrong result): the answer is not run again. The other rewards read the answer's text and the
+    wrong result), and the executable reward is read off it: the answer is not run again. The other rewards read the answer's text and the
     gold and schema only."""
     check_reward_weights(weights)
     if not results:
@@ -413,7 +414,8 @@ def score_rewards(results: list[dict], weights: dict[str, float], backend: str =
     columns = {"sql": [r["gold"] for r in results], "sql_context": [r["context"] for r in results],
                "backend": [backend] * len(results)}
     completions = [r.get("raw_output") or "" for r in results]
-    scores = {name: [r["execution_score"] for r in results] if name == EXECUTION_REWARD
+    from_verdict = {EXECUTION_REWARD: lambda score: score, EXECUTABLE_REWARD: executable_score}
+    scores = {name: [from_verdict[name](r["execution_score"]) for r in results] if name in from_verdict
               else get_reward(name)(completions, **columns) for name in weights}
     means = {}
     for name, values in scores.items():

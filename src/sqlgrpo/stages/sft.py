@@ -21,7 +21,8 @@ from typing import Any
 from sqlgrpo.llm.prompts import build_messages
 from sqlgrpo.scoring.answers import target_answer
 from sqlgrpo.stages.config import StageConfig
-from sqlgrpo.stages.training import FINAL_ADAPTER, TrainingError, lora_config, save_final, start_stage, trainer_kwargs
+from sqlgrpo.stages.training import (FINAL_ADAPTER, TrainingError, lora_config, save_final, start_stage, trainer_kwargs,
+                                     weights_dtype)
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ def run_sft(stage: StageConfig) -> dict:
     out, args, records = start_stage(stage, lambda: SFTConfig(**sft_config_kwargs(stage)), SftError, cfg.max_questions)
     examples = sft_examples(records, backend=shared.backend, template=shared.system_prompt,
                             include_inserts=shared.include_inserts)
-    model, tokenizer = load_model(shared.model, for_training=True, dtype="bfloat16" if cfg.bf16 else None)
+    model, tokenizer = load_model(shared.model, for_training=True, dtype=weights_dtype(cfg.bf16))
     trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(examples),
                          processing_class=tokenizer, peft_config=lora_config(cfg))
     log.info("SFT on %d examples, %d steps", len(examples), cfg.max_steps)

@@ -15,6 +15,7 @@ and `/std` per reward, loss, KL, timings) and, when asked, `merged/`.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
@@ -29,8 +30,8 @@ from sqlgrpo.scoring.rewards import get_reward
 from sqlgrpo.scoring.suites import TEST_SUITE_FIELD, record_suite
 from sqlgrpo.stages.config import StageConfig, TrainConfig
 from sqlgrpo.stages.training import (FINAL_ADAPTER, TRAINER_STATE, TrainingError, check_unsloth_versions, fsdp_enabled,
-                                     keeps_adapter_dtype, lora_config, save_final, start_stage, trainer_kwargs,
-                                     weights_sharded)
+                                     keeps_adapter_dtype, lora_config, precision, save_final, start_stage, trainer_kwargs,
+                                     weights_dtype, weights_sharded)
 
 log = logging.getLogger(__name__)
 
@@ -197,13 +198,46 @@ def install_step_timers(trainer: Any) -> None:
         setattr(trainer, attr, timed(getattr(trainer, attr), key))
 
 
+def install_fast_generation(trainer: Any, cfg: TrainConfig, args: Any) -> list[str]:
+    """Make TRL's rollouts (transformers generation) cheaper without changing what is learned:
+    the LoRA adapter merged into the weights while the policy samples and taken out after
+    (`merged_adapter`: no per-layer low-rank matmuls), and, on a CPU with bf16 instructions under
+    `bf16: true`, generation under the same bf16 autocast as the loss. Not with vLLM (its own
+    engine), QLoRA (a merge rounds into 4-bit weights) or sharded weights (no process holds them
+    whole). Returns what it turned on, for the log."""
+    import torch
+
+    from sqlgrpo.llm.generation import can_merge_adapter, merged_adapter
+
+    if cfg.use_vllm or cfg.load_in_4bit or weights_sharded(args):
+        return []
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    merge = can_merge_adapter(model)
+    autocast = precision(cfg.bf16) == "bf16-autocast"
+    if not merge and not autocast:
+        return []
+    generate = trainer._generate_single_turn
+
+    @functools.wraps(generate)
+    def fast(*a: Any, **k: Any) -> Any:
+        with contextlib.ExitStack() as stack:
+            if merge:
+                stack.enter_context(merged_adapter(model))
+            if autocast:
+                stack.enter_context(torch.autocast("cpu", dtype=torch.bfloat16))
+            return generate(*a, **k)
+
+    trainer._generate_single_turn = fast
+    return [what for what, on in (("merged LoRA", merge), ("bf16 autocast", autocast)) if on]
+
+
 def heldout_callback(trainer_ref: dict, records: list[dict], tokenizer: Any, stage: StageConfig) -> Any:
     """Every `heldout_steps`, greedy answers on a fixed held-out subset, scored with the eval
     stage's own metrics (execution accuracy and format compliance over every answer); logged as
     `heldout/*` beside the rewards."""
     from transformers import TrainerCallback
 
-    from sqlgrpo.llm.generation import generate_answers
+    from sqlgrpo.llm.generation import generate_answers, merged_adapter
     from sqlgrpo.scoring.metrics import heldout_metrics
 
     cfg = stage.section
@@ -215,8 +249,9 @@ def heldout_callback(trainer_ref: dict, records: list[dict], tokenizer: Any, sta
             trainer = trainer_ref["trainer"]
             if state.is_world_process_zero:
                 model = trainer.accelerator.unwrap_model(trainer.model)
-                answers = generate_answers(model, tokenizer, [r["prompt"] for r in records],
-                                           max_new_tokens=cfg.max_completion_length, batch_size=8)
+                with merged_adapter(model):
+                    answers = generate_answers(model, tokenizer, [r["prompt"] for r in records],
+                                               max_new_tokens=cfg.max_completion_length, batch_size=8)
                 measured = heldout_metrics([a[0].text for a in answers], records, stage.shared.backend)
                 logged = _trainer_metrics(trainer)
                 for name, value in measured.items():
@@ -293,7 +328,7 @@ def _load_policy(stage: StageConfig, args: Any) -> tuple[Any, Any, Any]:
         return model, tokenizer, None
     from sqlgrpo.llm.models import load_model
 
-    dtype = "bfloat16" if cfg.bf16 else None
+    dtype = weights_dtype(cfg.bf16)
     model, tokenizer = load_model(shared.model, adapter=cfg.init_adapter, for_training=True, dtype=dtype,
                                   quantization_config=quantization_config(cfg),
                                   autocast_adapter_dtype=not keeps_adapter_dtype(args, cfg.load_in_4bit))
@@ -377,6 +412,9 @@ def train(stage: StageConfig) -> dict:
     trainer = GRPOTrainer(model=model, processing_class=tokenizer, reward_funcs=reward_funcs, args=args,
                           train_dataset=dataset, peft_config=peft_config, callbacks=callbacks)
     trainer_ref["trainer"] = trainer
+    fast = install_fast_generation(trainer, cfg, args)  # before the timers: they time what runs
+    if fast:
+        log.info("rollouts generated with %s", " and ".join(fast))
     install_step_timers(trainer)
     log.info("GRPO on %d prompts (%d dropped as too long), %d steps, %d process(es), rewards %s", len(kept), dropped,
              cfg.max_steps, args.world_size, ", ".join(f"{n}={w}" for n, w in cfg.reward_weights.items()))
@@ -392,5 +430,5 @@ def train(stage: StageConfig) -> dict:
     summary["last_log"] = next((e for e in reversed(trainer.state.log_history)
                                 if any(k.startswith("rewards/") for k in e)), {})
     save_final(trainer, tokenizer, out, summary, "train_summary.json",
-               merge_onto=shared.model if cfg.merge_final else None, merge_dtype="bfloat16" if cfg.bf16 else None)
+               merge_onto=shared.model if cfg.merge_final else None, merge_dtype=weights_dtype(cfg.bf16))
     return summary
