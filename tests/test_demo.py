@@ -184,3 +184,27 @@ def test_demo_runs_every_stage_then_reuses_them(tmp_path):
     again = json.loads((out / "demo_summary.json").read_text())
     assert set(again["reused_stages"]) == {s["name"] for s in again["stages"]}  # nothing redone
     assert again["tuned"]["execution_accuracy"] == summary["tuned"]["execution_accuracy"]
+
+
+def test_each_finished_stage_hands_its_memory_back(tmp_path, monkeypatch):
+    # All stages share one process: after each, a collection and glibc's malloc_trim(0), so the
+    # next stage does not start on top of the freed heap of the last.
+    import ctypes
+    import ctypes.util
+
+    import sqlgrpo.stages.demo as demo
+
+    trims: list = []
+
+    class FakeLibc:
+        def malloc_trim(self, pad):
+            trims.append(pad)
+
+    monkeypatch.setattr(ctypes, "CDLL", lambda name: FakeLibc())
+    monkeypatch.setattr(ctypes.util, "find_library", lambda name: "libc.so.6")
+    p = _pipeline(tmp_path)
+    p.run("stage", tmp_path / "s", {"lr": 1}, lambda folder: True, lambda resume: {"ok": 1}, str)
+    assert trims == [0]
+    monkeypatch.setattr(ctypes.util, "find_library", lambda name: None)  # no libc (not Linux): nothing to trim
+    demo.release_memory()
+    assert trims == [0]
