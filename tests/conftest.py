@@ -235,15 +235,22 @@ def transformers_server(tmp_path_factory):
 GPU_CHECK_TOOL = Path(__file__).resolve().parents[1] / "tools" / "gpu_check.py"
 
 
-def load_gpu_check():
-    """tools/gpu_check.py as a module (it is a script, not part of the package), loaded once."""
+def load_script(path: Path):
+    """A script of the repository (tools/, benchmarks/: not part of the package) as a module named
+    after its file, loaded once."""
     import importlib.util
     import sys
 
-    if "gpu_check" in sys.modules:
-        return sys.modules["gpu_check"]
-    spec = importlib.util.spec_from_file_location("gpu_check", GPU_CHECK_TOOL)
+    name = path.stem
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
-    sys.modules["gpu_check"] = module  # dataclasses look their module up there
+    sys.modules[name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
+
+
+def load_gpu_check():
+    """tools/gpu_check.py as a module."""
+    return load_script(GPU_CHECK_TOOL)

@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
 
+from conftest import load_script
+
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_learning.py"
 
-
-def _load():
-    """The benchmark script as a module (it is a script, not part of the package), loaded once."""
-    if "bench_learning" in sys.modules:
-        return sys.modules["bench_learning"]
-    spec = importlib.util.spec_from_file_location("bench_learning", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_learning"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = _load()
+bench = load_script(SCRIPT)
 
 HELDOUT = ("execution_accuracy", "test_suite_accuracy", "valid_sql_rate", "format_compliance", "missing_column_rate")
 START = {"n": 40, "execution_accuracy": 0.025, "test_suite_accuracy": 0.0, "valid_sql_rate": 0.2,

@@ -418,7 +418,7 @@ def test_a_merged_adapter_gives_the_same_logits_without_lora_layers(saved_adapte
     assert not any("lora_" in n for n, _ in merged.named_parameters())
     ids = torch.tensor([[1, 5, 9, 42, 7]])
     with torch.no_grad():
-        assert torch.allclose(plain(input_ids=ids).logits, merged(input_ids=ids).logits, atol=1e-4)
+        assert torch.allclose(plain(input_ids=ids).logits, merged(input_ids=ids).logits, rtol=1e-4, atol=1e-3)
 
 
 @pytest.mark.slow
@@ -435,11 +435,11 @@ def test_merged_adapter_block_merges_then_restores_the_weights(saved_adapter):
         changed = [n for n, p in model.named_parameters() if "base_layer" in n and not torch.equal(p, base[n])]
         assert changed  # the LoRA deltas are in the weights inside the block
         with torch.no_grad():
-            assert torch.allclose(model(input_ids=ids).logits, before, atol=1e-4)
+            assert torch.allclose(model(input_ids=ids).logits, before, rtol=1e-4, atol=1e-3)
     after = dict(model.named_parameters())
-    assert all(torch.allclose(after[n], w, atol=1e-6) for n, w in base.items())
+    assert all(torch.allclose(after[n], w, atol=1e-5) for n, w in base.items())
     with pytest.raises(RuntimeError, match="boom"), merged_adapter(model):  # taken out also on an error
         raise RuntimeError("boom")
-    assert all(torch.allclose(after[n], w, atol=1e-6) for n, w in base.items())
+    assert all(torch.allclose(after[n], w, atol=1e-5) for n, w in base.items())
     assert all(p.requires_grad for n, p in model.named_parameters() if "lora_" in n)  # still trainable
     assert can_merge_adapter(model) and not can_merge_adapter(model.get_base_model().model)
