@@ -26,6 +26,7 @@ Printed at the end, and written to `<output dir>/learning_curve.json`:
   held-out questions whose gold runs, the metrics' denominator); "-" where a check is missing;
 - for each block of `every` steps ending at a row, the mean of TRL's logged `reward`,
   `frac_reward_zero_std` (groups whose completions all got the same reward: no learning signal),
+  `frac_executable_zero_std` (groups whose SQL all runs or all fails: no signal about running SQL),
   every `rewards/<name>/mean` and TRL's `step_time` (the GRPO step alone, without the checks);
 - the wall time of the GRPO run and its seconds per step (held-out checks and checkpoint saves
   included), and how long the step-0 check took (each later check takes about as long).
@@ -55,6 +56,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlgrpo.common import paths
+from sqlgrpo.scoring.rewards import EXECUTABLE_TIED_METRIC
 from sqlgrpo.common.files import read_json, write_json
 
 DEFAULT_STEPS = 60
@@ -69,7 +71,8 @@ HELDOUT_COLUMNS = (("valid_sql_rate", "valid SQL"), ("missing_column_rate", "mis
                    ("format_compliance", "format"), ("execution_accuracy", "execution acc"),
                    ("test_suite_accuracy", "test-suite acc"))
 STEP_TIME = "step_time"  # TRL's seconds of one optimizer step's micro-steps (generation, rewards, loss)
-TRAINING_KEYS = ("reward", "frac_reward_zero_std")  # then every rewards/<name>/mean, then STEP_TIME
+# then every rewards/<name>/mean, then STEP_TIME
+TRAINING_KEYS = ("reward", "frac_reward_zero_std", EXECUTABLE_TIED_METRIC)
 
 log = logging.getLogger("bench_learning")
 
@@ -185,7 +188,8 @@ def render_table(rows: list[dict], n: int | None, summary: dict | None = None,
     order = [k for k in TRAINING_KEYS if k in keys] + sorted(k for k in keys if _reward_key(k))
     order += [STEP_TIME] if STEP_TIME in keys else []
     if order:
-        labels = {"reward": "reward", "frac_reward_zero_std": "zero-std groups", STEP_TIME: "step s"}
+        labels = {"reward": "reward", "frac_reward_zero_std": "zero-std groups",
+                  EXECUTABLE_TIED_METRIC: "runs-tied groups", STEP_TIME: "step s"}
         headers = ["steps"] + [labels.get(k) or _reward_label(k) for k in order]
         cells = []
         for r in rows:
@@ -196,7 +200,8 @@ def render_table(rows: list[dict], n: int | None, summary: dict | None = None,
             cells.append([f"{first}-{last}"] + [f"{means[k]:.{1 if k == STEP_TIME else 3}f}" if k in means else "-"
                                                 for k in order])
         lines += ["", "training, mean over each block of steps (TRL's log; reward: the weighted sum; "
-                      "zero-std groups: share of prompts whose completions all scored alike)"]
+                      "zero-std groups: share of prompts whose completions all scored alike; runs-tied "
+                      "groups: share whose SQL all runs or all fails)"]
         lines += _grid(headers, cells)
 
     if summary:

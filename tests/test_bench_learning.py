@@ -21,7 +21,7 @@ def _step(step: int, heldout: dict | None = None) -> dict:
     """One step's log entry as GRPOTrainer writes it: the reward grows by 1 a step, so a block's
     mean is the mean of its step numbers; schema linking is logged only on even steps."""
     entry = {"step": step, "loss": 0.0, "reward": float(step), "reward_std": 0.5, "frac_reward_zero_std": 0.1 * step,
-             "rewards/execution_reward/mean": 2.0 * step, "rewards/execution_reward/std": 99.0, "step_time": 40.0}
+             "frac_executable_zero_std": 1.0 - 0.01 * step, "rewards/execution_reward/mean": 2.0 * step, "rewards/execution_reward/std": 99.0, "step_time": 40.0}
     if step % 2 == 0:
         entry["rewards/schema_linking_reward/mean"] = 1.0
     if heldout:
@@ -87,6 +87,7 @@ def test_training_means_cover_each_block_of_steps():
     assert first["steps"] == [1, 10] and first["logged_steps"] == 10
     assert first["means"]["reward"] == pytest.approx(5.5)
     assert first["means"]["frac_reward_zero_std"] == pytest.approx(0.55)
+    assert first["means"]["frac_executable_zero_std"] == pytest.approx(1.0 - 0.055)
     assert first["means"]["rewards/execution_reward/mean"] == pytest.approx(11.0)
     assert second["steps"] == [11, 20] and second["means"]["reward"] == pytest.approx(15.5)
 
@@ -150,3 +151,6 @@ def test_the_printed_table_shows_counts_of_n_and_dashes_for_missing_checks():
     assert "4/40  10.0%" in lines["10"]
     assert all(cell.strip() == "-" for cell in lines["20"].split("|")[1:])  # the check that never logged
     assert lines["11-20"].split("|")[1].strip() == "15.500"  # the block's mean reward
+    header = next(line for line in text.splitlines() if line.startswith("steps"))
+    assert [c.strip() for c in header.split("|")][:4] == ["steps", "reward", "zero-std groups", "runs-tied groups"]
+    assert lines["11-20"].split("|")[3].strip() == f"{1.0 - 0.155:.3f}"  # the block's runs-tied share

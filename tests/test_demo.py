@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -11,13 +12,16 @@ from pathlib import Path
 import pytest
 
 from sqlgrpo.stages.config import SECTIONS, resolve
-from sqlgrpo.stages.demo import QUICK, RUNS, STAGE_RECORD, Pipeline, demo_config_path
+from sqlgrpo.common.parallel import fork_available
+from sqlgrpo.stages.demo import QUICK, RUNS, STAGE_RECORD, DemoError, Pipeline, demo_config_path
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def _pipeline(tmp_path: Path, **kwargs) -> Pipeline:
-    options = {"config_file": demo_config_path(), "quick": False, "force": False, "overrides": None, "progress": False}
+    # In this process by default: the fakes below record their calls in this process's lists.
+    options = {"config_file": demo_config_path(), "quick": False, "force": False, "overrides": None, "progress": False,
+               "isolate": False}
     return Pipeline(tmp_path, **{**options, **kwargs})
 
 
@@ -176,6 +180,11 @@ def test_demo_runs_every_stage_then_reuses_them(tmp_path):
     # The peak memory is measured and printed; GRPO's per-step rewards are in the summary (one
     # step: no trend can be fitted), its rollouts ran with the adapter merged.
     assert summary["peak_memory_mb"]["process"] > 100 and "peak memory:" in first.stdout
+    if fork_available():  # each stage that loads the model ran in its own process, its peak recorded
+        assert summary["peak_memory_mb"]["stages_in_own_process"] is True
+        peaks = {s["name"]: s["peak_mb"] for s in summary["stages"]}
+        assert all(peaks[name] > 100 for name in peaks if name not in ("prepare", "model")), peaks
+        assert summary["peak_memory_mb"]["largest_child"] >= max(v for v in peaks.values() if v)
     assert len(summary["grpo_learning"]["reward"]) == 1 and summary["grpo_learning"]["trend"] is None
     assert "rollouts generated with merged LoRA" in first.stderr + first.stdout
 
@@ -186,9 +195,55 @@ def test_demo_runs_every_stage_then_reuses_them(tmp_path):
     assert again["tuned"]["execution_accuracy"] == summary["tuned"]["execution_accuracy"]
 
 
+needs_fork = pytest.mark.skipif(not fork_available(), reason="stages run in their own process only where fork is safe")
+
+
+@needs_fork
+def test_a_stage_runs_in_its_own_process_and_records_its_peak_memory(tmp_path):
+    # The default where fork is safe: the work runs in a child (another pid), its value and its
+    # process's peak come back, and what it allocated is not this process's.
+    p = _pipeline(tmp_path, isolate=None)
+    assert p.isolate
+
+    def work(resume: bool) -> dict:
+        ballast = bytearray(300 * 2**20)  # 300 MB touched in the child only
+        ballast[::4096] = b"x" * len(ballast[::4096])
+        return {"pid": os.getpid(), "resume": resume}
+
+    result = p.run("stage", tmp_path / "s", {"lr": 1}, lambda folder: True, work, str)
+    assert result.value == {"pid": result.value["pid"], "resume": False} and result.value["pid"] != os.getpid()
+    assert result.peak_mb is not None and result.peak_mb > 300
+    record = json.loads((tmp_path / "s" / STAGE_RECORD).read_text())
+    assert record["status"] == "done" and record["peak_mb"] == result.peak_mb
+    # Reused, the stage keeps the peak it was measured at.
+    again = _pipeline(tmp_path, isolate=True).run("stage", tmp_path / "s", {"lr": 1}, lambda folder: True, work, str)
+    assert again.reused and again.peak_mb == result.peak_mb
+
+
+@needs_fork
+def test_a_stage_failing_in_its_process_names_itself_and_its_error(tmp_path):
+    def work(resume: bool) -> dict:
+        raise ValueError("no training prompt fits")
+
+    with pytest.raises(DemoError, match="stage 'stage' failed: ValueError: no training prompt fits"):
+        _pipeline(tmp_path, isolate=True).run("stage", tmp_path / "s", {"lr": 1}, lambda folder: True, work, str)
+    assert json.loads((tmp_path / "s" / STAGE_RECORD).read_text())["status"] == "running"
+
+
+@needs_fork
+def test_a_stage_whose_process_dies_is_reported_with_the_signal(tmp_path):
+    # Killed from outside (the OOM killer sends SIGKILL): no answer, and the message says how it ended.
+    def work(resume: bool) -> dict:
+        os.kill(os.getpid(), signal.SIGKILL)
+        return {}
+
+    with pytest.raises(DemoError, match="killed by SIGKILL .*out of memory"):
+        _pipeline(tmp_path, isolate=True).run("stage", tmp_path / "s", {"lr": 1}, lambda folder: True, work, str)
+
+
 def test_each_finished_stage_hands_its_memory_back(tmp_path, monkeypatch):
-    # All stages share one process: after each, a collection and glibc's malloc_trim(0), so the
-    # next stage does not start on top of the freed heap of the last.
+    # Without a process per stage (no fork), all stages share one: after each, a collection and
+    # glibc's malloc_trim(0), so the next stage does not start on top of the freed heap of the last.
     import ctypes
     import ctypes.util
 

@@ -351,6 +351,23 @@ def test_demo_page_uses_the_summarys_grpo_learning(tmp_path):
     # bounds under 0.01 get the decimals of two significant digits of the larger one, not "±0.000"
     assert "slope −0.0004 per step [95%: −0.0011, +0.0003] over 24 steps: flat within noise" in page
     assert "Groups whose rewards all tie: 50.0% on average" in page
+    assert "grpo-executable-tied" not in page  # not logged (an older run): no sentence
+
+
+def test_grpo_learning_and_the_page_report_groups_whose_sql_all_runs_or_all_fails(tmp_path):
+    # The executable reward's tied share is logged beside TRL's: with continuous rewards in the
+    # total, TRL's share stays 0 while most groups say nothing about running SQL.
+    history = _grpo_history()
+    for entry, share in zip(history, (1.0, 0.75, 0.5, 0.5, 0.25)):
+        entry["frac_executable_zero_std"] = share
+    learning = grpo_learning(history)
+    assert learning["frac_executable_zero_std"] == list(zip(range(1, 6), (1.0, 0.75, 0.5, 0.5, 0.25)))
+    assert learning["frac_executable_zero_std_mean"] == pytest.approx(0.6)
+    summary, _ = _demo()
+    summary["grpo_learning"] = learning
+    page = _Page(render_demo_report(summary, tmp_path / "demo.html").read_text(encoding="utf-8")).visible
+    assert "Groups whose SQL all runs or all fails: 60.0% on average" in page
+    assert "Groups whose rewards all tie: 20.0% on average" in page
 
 
 def test_demo_page_says_when_there_are_too_few_steps_for_a_trend(tmp_path):

@@ -10,6 +10,7 @@ import pytest
 from sqlgrpo.scoring.answers import extract_sql, parse_answer
 from sqlgrpo.scoring.rewards import (
     DEFAULT_WEIGHTS,
+    EXECUTABLE_TIED_METRIC,
     REWARDS,
     complexity_reward,
     executable_reward,
@@ -19,6 +20,7 @@ from sqlgrpo.scoring.rewards import (
     schema_linking_reward,
     soft_format_reward,
     strict_format_reward,
+    tied_group_share,
 )
 from sqlgrpo.scoring.verdict import EXEC_FAILED, EXEC_MATCH, EXEC_RAN_WRONG
 from sqlgrpo.sql import execute
@@ -467,6 +469,33 @@ def test_executable_reward_credits_sql_that_runs_right_or_wrong():
 
 def test_executable_reward_cannot_judge_where_the_gold_fails():
     assert executable_reward(["<sql>SELECT 1</sql>"], sql=["SELECT nope FROM customers"], sql_context=[CTX]) == [None]
+
+
+def test_executable_reward_logs_the_share_of_groups_whose_sql_all_runs_or_all_fails():
+    # Under GRPO, TRL passes the prompts (a prompt's completions side by side) and log_metric. Three
+    # groups: all run, mixed, all fail; a fourth whose gold fails cannot be judged and is not counted.
+    wrong, missing = "<sql>SELECT name FROM customers</sql>", "<sql>SELECT nickname FROM customers</sql>"
+    answers = [GOOD, wrong, GOOD, missing, missing, missing, "<sql>SELECT 1</sql>", GOOD]
+    prompts = ["p1", "p1", "p2", "p2", "p3", "p3", "p4", "p4"]
+    golds = [GOLD] * 6 + ["SELECT nope FROM customers"] * 2
+    logged: list[tuple[str, float]] = []
+    scores = executable_reward(answers, sql=golds, sql_context=[CTX] * 8, prompts=prompts,
+                               log_metric=lambda name, value: logged.append((name, value)))
+    assert scores == [1.0, 1.0, 1.0, 0.0, 0.0, 0.0, None, None]
+    assert logged == [(EXECUTABLE_TIED_METRIC, pytest.approx(2 / 3))]
+    # Outside GRPO (eval, audit) nothing is logged, and nothing breaks without prompts.
+    assert executable_reward(answers[:2], sql=golds[:2], sql_context=[CTX] * 2) == [1.0, 1.0]
+
+
+@pytest.mark.parametrize("prompts, scores, share", [
+    ([], [], None),
+    (["a"], [1.0], None),                                   # a group of one says nothing
+    (["a", "a", "a"], [None, 1.0, None], None),            # nor one left with one judged score
+    (["a", "a", "b", "b", "a", "a"], [0.0, 0.0, 0.0, 1.0, 1.0, 1.0], 2 / 3),  # a prompt again later: its own group
+    ([[{"role": "user", "content": "q"}]] * 2, [0.0, 1.0], 0.0),              # conversational prompts
+])
+def test_tied_group_share(prompts, scores, share):
+    assert tied_group_share(prompts, scores) == (None if share is None else pytest.approx(share))
 
 
 def test_a_select_star_answer_runs_but_scores_below_a_grounded_wrong_one_and_the_gold():

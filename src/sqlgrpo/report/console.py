@@ -87,22 +87,35 @@ def print_demo_summary(summary: dict) -> None:
         later, _, earlier = name.partition(" vs ")
         console.print(f"[bold]{summary['labels'].get(later, later)} vs {summary['labels'].get(earlier, earlier)}[/bold]: "
                       + "; ".join(_short_change(r) for r in rows if r["metric"] in _DEMO_CHANGES), highlight=False)
-    stages = ", ".join(f"{s['name']} {s['seconds']:.0f} s{' (reused)' if s['reused'] else ''}" for s in summary["stages"])
+    stages = ", ".join(f"{s['name']} {s['seconds']:.0f} s{_stage_peak(s)}{' (reused)' if s['reused'] else ''}"
+                       for s in summary["stages"])
     console.print(f"stages: {stages}; pipeline {summary['total_seconds']:.0f} s, this run "
                   f"{summary['this_run_seconds']:.0f} s", highlight=False)
     learning = summary.get("grpo_learning") or {}
     sentence = trend_sentence(learning["trend"]) if isinstance(learning.get("trend"), dict) else None
     if sentence:
-        tied = learning.get("frac_reward_zero_std_mean")
+        tied, runs_tied = learning.get("frac_reward_zero_std_mean"), learning.get("frac_executable_zero_std_mean")
         console.print(f"GRPO reward per step: {sentence}"
-                      + ("" if tied is None else f"; groups whose rewards all tie: {100 * tied:.0f}%"), highlight=False)
+                      + ("" if tied is None else f"; groups whose rewards all tie: {100 * tied:.0f}%")
+                      + ("" if runs_tied is None else f"; groups whose SQL all runs or all fails: {100 * runs_tied:.0f}%"),
+                      highlight=False)
     memory = summary.get("peak_memory_mb") or {}
-    if memory:
-        console.print(f"peak memory: {memory.get('process', 0) / 1024:.1f} GB resident (the demo's process), "
-                      f"{memory.get('largest_child', 0) / 1024:.1f} GB (its largest child process)", highlight=False)
+    if memory.get("stages_in_own_process"):
+        console.print(f"peak memory: {memory.get('largest_child', 0) / 1024:.1f} GB resident (the largest stage, "
+                      f"each in its own process), {memory.get('process', 0) / 1024:.1f} GB (the demo's own process)",
+                      highlight=False)
+    elif memory:
+        console.print(f"peak memory: {memory.get('process', 0) / 1024:.1f} GB resident (the demo's process, every "
+                      f"stage in it), {memory.get('largest_child', 0) / 1024:.1f} GB (its largest child process)",
+                      highlight=False)
     out = Path(summary["output_dir"])
     console.print(f"summary: {out / 'demo_summary.json'}", highlight=False)
     console.print(f"report: {out / 'report.html'}", highlight=False)
+
+
+def _stage_peak(stage: dict) -> str:
+    peak = stage.get("peak_mb")
+    return f" ({peak / 1024:.1f} GB)" if isinstance(peak, (int, float)) else ""
 
 
 _NUMBER_WIDTH = len("100.0%")  # a share must never be cropped to "100.…" on a narrow terminal

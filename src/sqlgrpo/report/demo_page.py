@@ -125,13 +125,21 @@ def _stages_table(stages: Any, total: Any) -> str:
         rows.append(f'<tr data-stage="{escape(stage.get("name"))}"><td>{escape(stage.get("name") or MISSING)}</td>'
                     f'<td class="num">{escape(_seconds(stage.get("seconds")))}</td>'
                     f'<td>{"yes" if reused is True else "no" if reused is False else MISSING}</td>'
+                    f'<td class="num">{escape(_gigabytes(stage.get("peak_mb")))}</td>'
                     f'<td>{text_cell(stage.get("detail"))}</td></tr>')
     if as_number(total) is None:  # an interrupted demo: the sum of what ran
         total = sum(as_number(s.get("seconds")) or 0.0 for s in stages)
     rows.append(f'<tr data-stage="total"><td><strong>total</strong></td><td class="num"><strong>{escape(_seconds(total))}'
-                "</strong></td><td></td><td></td></tr>")
+                "</strong></td><td></td><td></td><td></td></tr>")
     return (f'<table id="demo-stages"><thead><tr><th>stage</th><th class="num">seconds</th><th>reused</th>'
-            f'<th>detail</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')
+            f'<th class="num">peak memory</th><th>detail</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')
+
+
+def _gigabytes(mb: Any) -> str:
+    """"3.2 GB" for a stage's peak in MB; "-" where it was not measured (it ran in the demo's
+    process, or before the demo measured it)."""
+    value = as_number(mb)
+    return MISSING if value is None else f"{value / 1024:.1f} GB"
 
 
 def _setting_value(value: Any) -> str:
@@ -199,6 +207,11 @@ def _grpo_learning_notes(learning: Mapping | None) -> str:
         parts.append(f'<p id="grpo-zero-std">Groups whose rewards all tie: {format_fraction(share)} on average{over} '
                      "(TRL's frac_reward_zero_std). Groups whose completions all scored the same teach nothing: "
                      "GRPO's advantage is a completion's reward minus its group's mean, zero for each of them.</p>")
+    runs_tied = as_number(learning.get("frac_executable_zero_std_mean"))
+    if runs_tied is not None:
+        parts.append(f'<p id="grpo-executable-tied">Groups whose SQL all runs or all fails: {format_fraction(runs_tied)} '
+                     "on average (frac_executable_zero_std). Those groups carry no signal about writing SQL that "
+                     "runs: what separates their completions is the other rewards.</p>")
     return "".join(parts)
 
 

@@ -12,6 +12,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from sqlgrpo.scoring.rewards import EXECUTABLE_TIED_METRIC
 from sqlgrpo.report.stats import MISSING, Z_95, as_count, as_number, signed, within_noise
 
 # Two-sided 95% (0.975) quantiles of Student's t for 1 to 30 degrees of freedom, from the standard
@@ -96,22 +97,30 @@ def grpo_learning(log_history: Any) -> dict | None:
 
     Returns {"reward": [(step, reward), ...], "trend": `reward_trend` of it (None under 3 steps),
     "frac_reward_zero_std": [(step, share), ...], "frac_reward_zero_std_mean" (None when TRL did
-    not log it), "rewards": {name: [(step, mean), ...]} from each "rewards/<name>/mean"}, or None
+    not log it), the same two for "frac_executable_zero_std", "rewards": {name: [(step, mean), ...]} from each "rewards/<name>/mean"}, or None
     when no entry has a reward. Entries without a key (eval logs, the end-of-training summary)
     and values that are not numbers are left out of that key's list.
     """
     reward = logged_series(log_history, "reward")
     if not reward:
         return None
-    zero_std = logged_series(log_history, "frac_reward_zero_std")
     entries = [e for e in log_history if isinstance(e, Mapping)]
     keys = dict.fromkeys(k for e in entries for k in e
                          if isinstance(k, str) and k.startswith("rewards/") and k.endswith("/mean"))
-    return {"reward": reward, "trend": reward_trend([v for _, v in reward], [s for s, _ in reward]),
-            "frac_reward_zero_std": zero_std,
-            "frac_reward_zero_std_mean": sum(v for _, v in zero_std) / len(zero_std) if zero_std else None,
-            "rewards": {k.removeprefix("rewards/").removesuffix("/mean"): logged_series(log_history, k)
-                        for k in keys}}
+    learning: dict[str, Any] = {"reward": reward, "trend": reward_trend([v for _, v in reward], [s for s, _ in reward])}
+    for key in TIED_SHARES:
+        series = logged_series(log_history, key)
+        learning[key] = series
+        learning[f"{key}_mean"] = sum(v for _, v in series) / len(series) if series else None
+    learning["rewards"] = {k.removeprefix("rewards/").removesuffix("/mean"): logged_series(log_history, k)
+                           for k in keys}
+    return learning
+
+
+# TRL's share of groups whose total rewards all tie, and the executable reward's share of groups
+# whose answers all run or all fail (`rewards.EXECUTABLE_TIED_METRIC`): with continuous rewards in
+# the total the first is ~0 even when most groups say nothing about running SQL.
+TIED_SHARES = ("frac_reward_zero_std", EXECUTABLE_TIED_METRIC)
 
 
 def trend_sentence(trend: Mapping) -> str | None:

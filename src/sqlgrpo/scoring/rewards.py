@@ -193,8 +193,43 @@ def executable_reward(completions: Sequence[Any], sql: Sequence[str], sql_contex
     >>> executable_reward(["<sql>SELECT MAX(x) FROM t</sql>", "<sql>SELECT y FROM t</sql>", "<sql>DELETE FROM t</sql>"],
     ...                   sql=["SELECT SUM(x) FROM t"] * 3, sql_context=[ctx] * 3)
     [1.0, 0.0, 0.0]
+
+    Under GRPO (TRL passes `prompts` and `log_metric`), it also logs `EXECUTABLE_TIED_METRIC`:
+    the share of groups whose answers all run or all fail, which teach the policy nothing about
+    running SQL whatever the other rewards add (`tied_group_share`).
     """
-    return [executable_score(score) for score in execution_reward(completions, sql, sql_context, **kwargs)]
+    scores = [executable_score(score) for score in execution_reward(completions, sql, sql_context, **kwargs)]
+    log_metric, prompts = kwargs.get("log_metric"), kwargs.get("prompts")
+    if callable(log_metric) and isinstance(prompts, Sequence) and len(prompts) == len(scores):
+        share = tied_group_share(prompts, scores)
+        if share is not None:
+            log_metric(EXECUTABLE_TIED_METRIC, share)
+    return scores
+
+
+EXECUTABLE_TIED_METRIC = "frac_executable_zero_std"  # beside TRL's frac_reward_zero_std in the log
+
+
+def tied_group_share(prompts: Sequence[Any], scores: Sequence[float | None]) -> float | None:
+    """The share of groups whose scores all tie: a group is a run of consecutive completions of
+    one prompt (TRL generates a prompt's completions side by side); scores that are None (the
+    gold fails) are left out, and a group left with fewer than two scores is not counted. None
+    when no group counts. Under several processes each sees its own slice of the groups.
+
+    >>> tied_group_share(["a", "a", "b", "b", "c", "c"], [1.0, 1.0, 0.0, 1.0, 0.0, 0.0])
+    0.6666666666666666
+    """
+    tied = counted = 0
+    start = 0
+    for end in range(1, len(prompts) + 1):
+        if end < len(prompts) and prompts[end] == prompts[start]:
+            continue
+        group = [s for s in scores[start:end] if s is not None]
+        if len(group) >= 2:
+            counted += 1
+            tied += all(s == group[0] for s in group)
+        start = end
+    return tied / counted if counted else None
 
 
 def executable_score(execution_score: float | None) -> float | None:
