@@ -826,3 +826,38 @@ def test_two_processes_save_one_final_adapter(two_process_run):
 
     _ok(two_process_run)
     assert PeftConfig.from_pretrained(str(two_process_run.out / FINAL_ADAPTER)).r == 16
+
+
+def test_on_a_cpu_every_trainer_trims_the_heap_after_each_step(monkeypatch):
+    # The freed activations of one step's sequence length stay resident under glibc unless
+    # trimmed: a callback trims after every optimizer step on a CPU, none on a GPU or without glibc.
+    import ctypes
+    import ctypes.util
+
+    from sqlgrpo.stages import training
+
+    trims: list = []
+
+    class FakeLibc:
+        def malloc_trim(self, pad):
+            trims.append(pad)
+
+    class FakeTrainer:
+        def __init__(self):
+            self.callbacks: list = []
+
+        def add_callback(self, callback):
+            self.callbacks.append(callback)
+
+    monkeypatch.setattr(ctypes, "CDLL", lambda name: FakeLibc())
+    monkeypatch.setattr(ctypes.util, "find_library", lambda name: "libc.so.6")
+    on_gpu = FakeTrainer()
+    assert training.trim_heap_each_step(on_gpu, has_gpu=True) is False and on_gpu.callbacks == []
+    trainer = FakeTrainer()
+    assert training.trim_heap_each_step(trainer, has_gpu=False) is True
+    trims.clear()
+    for _ in range(3):
+        trainer.callbacks[0].on_step_end(None, None, None)
+    assert trims == [0, 0, 0]
+    monkeypatch.setattr(ctypes.util, "find_library", lambda name: None)  # no glibc: nothing to install
+    assert training.trim_heap_each_step(FakeTrainer(), has_gpu=False) is False

@@ -33,7 +33,7 @@ from sqlgrpo.scoring.near_misses import question_contrast as other_question_nega
 from sqlgrpo.scoring.suites import record_suite
 from sqlgrpo.stages.config import StageConfig
 from sqlgrpo.stages.training import (FINAL_ADAPTER, TrainingError, keeps_adapter_dtype, lora_config, save_final, start_stage,
-                                     trainer_kwargs, weights_dtype)
+                                     trainer_kwargs, trim_heap_each_step, weights_dtype)
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +140,7 @@ def run_contrastive(stage: StageConfig, *, progress: bool = True) -> dict:
     dataset = Dataset.from_list([{k: p[k] for k in ("prompt", "chosen", "rejected")} for p in pairs])
     trainer = DPOTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
                          peft_config=peft_config)
+    trim_heap_each_step(trainer)
     start = time.perf_counter()
     trainer.train()
     seconds = time.perf_counter() - start

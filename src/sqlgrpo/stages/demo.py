@@ -174,21 +174,15 @@ def _measured(work: Callable[[bool], dict], resume: bool) -> tuple[dict, float]:
 def release_memory() -> None:
     """Hand the memory a finished stage freed back to the system when the stages share the demo's
     process (no fork): a collection for the model and trainer objects left in reference cycles,
-    then glibc's malloc_trim. It only narrows the gap: with all stages in one process, the demo
+    then `training.trim_heap`. It only narrows the gap: with all stages in one process, the demo
     peaked at 6.6 GB without it and a --quick run at 4.1 GB with it, for stages of at most 3.2 GB
     alone. A no-op where there is no glibc."""
-    import ctypes
-    import ctypes.util
     import gc
 
+    from sqlgrpo.stages.training import trim_heap
+
     gc.collect()
-    name = ctypes.util.find_library("c")
-    try:
-        libc = ctypes.CDLL(name) if name else None
-        if libc is not None and hasattr(libc, "malloc_trim"):
-            libc.malloc_trim(0)
-    except OSError:
-        pass
+    trim_heap()
 
 
 def _fingerprint(parts: Any) -> str:

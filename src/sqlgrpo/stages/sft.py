@@ -22,7 +22,7 @@ from sqlgrpo.llm.prompts import build_messages
 from sqlgrpo.scoring.answers import target_answer
 from sqlgrpo.stages.config import StageConfig
 from sqlgrpo.stages.training import (FINAL_ADAPTER, TrainingError, lora_config, save_final, start_stage, trainer_kwargs,
-                                     weights_dtype)
+                                     trim_heap_each_step, weights_dtype)
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,7 @@ def run_sft(stage: StageConfig) -> dict:
     model, tokenizer = load_model(shared.model, for_training=True, dtype=weights_dtype(cfg.bf16))
     trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(examples),
                          processing_class=tokenizer, peft_config=lora_config(cfg))
+    trim_heap_each_step(trainer)
     log.info("SFT on %d examples, %d steps", len(examples), cfg.max_steps)
     start = time.perf_counter()
     trainer.train()

@@ -31,7 +31,7 @@ from sqlgrpo.scoring.suites import TEST_SUITE_FIELD, record_suite
 from sqlgrpo.stages.config import StageConfig, TrainConfig
 from sqlgrpo.stages.training import (FINAL_ADAPTER, TRAINER_STATE, TrainingError, check_unsloth_versions, fsdp_enabled,
                                      keeps_adapter_dtype, lora_config, precision, save_final, start_stage, trainer_kwargs,
-                                     weights_dtype, weights_sharded)
+                                     trim_heap_each_step, weights_dtype, weights_sharded)
 
 log = logging.getLogger(__name__)
 
@@ -416,6 +416,7 @@ def train(stage: StageConfig) -> dict:
     if fast:
         log.info("rollouts generated with %s", " and ".join(fast))
     install_step_timers(trainer)
+    trim_heap_each_step(trainer)
     log.info("GRPO on %d prompts (%d dropped as too long), %d steps, %d process(es), rewards %s", len(kept), dropped,
              cfg.max_steps, args.world_size, ", ".join(f"{n}={w}" for n, w in cfg.reward_weights.items()))
 
