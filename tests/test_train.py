@@ -834,6 +834,8 @@ def test_on_a_cpu_every_trainer_trims_the_heap_after_each_step(monkeypatch):
     import ctypes
     import ctypes.util
 
+    from transformers import TrainerCallback  # noqa: F401 - before ctypes.CDLL is faked: torch loads its libraries with it
+
     from sqlgrpo.stages import training
 
     trims: list = []

@@ -159,11 +159,11 @@ def log_precision(bf16: bool) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# How the run is distributed (read off TRL's config, which is built before the model loads)
+# Memory on a CPU
 
-def trim_heap() -> bool:
-    """Hand the heap's free pages back to the system (glibc's malloc_trim(0), over every arena);
-    False where there is no glibc (macOS, musl), where it does nothing."""
+def _malloc_trim() -> Callable[[int], Any] | None:
+    """glibc's malloc_trim, or None where there is no glibc (macOS, musl). The lookup runs
+    `ldconfig`: look it up once, not at every step."""
     import ctypes
     import ctypes.util
 
@@ -171,11 +171,17 @@ def trim_heap() -> bool:
     try:
         libc = ctypes.CDLL(name) if name else None
     except OSError:
-        return False
-    if libc is None or not hasattr(libc, "malloc_trim"):
-        return False
-    libc.malloc_trim(0)
-    return True
+        return None
+    return getattr(libc, "malloc_trim", None) if libc is not None else None
+
+
+def trim_heap() -> bool:
+    """Hand the heap's free pages back to the system (glibc's malloc_trim(0), over every arena);
+    False where there is no glibc, where it does nothing."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+    return trim is not None
 
 
 def trim_heap_each_step(trainer: Any, *, has_gpu: bool | None = None) -> bool:
@@ -183,18 +189,22 @@ def trim_heap_each_step(trainer: Any, *, has_gpu: bool | None = None) -> bool:
     activations and logits of another sequence length, and glibc keeps the freed blocks resident,
     so the resident memory climbs with the steps (the demo's SFT: 1.9 GB after its first step,
     4.6 GB after 30; trimmed, 3.3 GB after 20, for ~9% more time). Not on a GPU, where the
-    activations live in CUDA's own allocator. Returns whether it is installed."""
-    if (gpu_available() if has_gpu is None else has_gpu) or not trim_heap():
+    activations live in CUDA's own allocator, nor without glibc. Returns whether it is installed."""
+    trim = None if (gpu_available() if has_gpu is None else has_gpu) else _malloc_trim()
+    if trim is None:
         return False
     from transformers import TrainerCallback
 
     class TrimHeap(TrainerCallback):
         def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-            trim_heap()
+            trim(0)
 
     trainer.add_callback(TrimHeap())
     return True
 
+
+# --------------------------------------------------------------------------------------------
+# How the run is distributed (read off TRL's config, which is built before the model loads)
 
 def zero3_enabled(args: Any) -> bool:
     """Whether the run shards its weights with DeepSpeed ZeRO-3. transformers builds the
