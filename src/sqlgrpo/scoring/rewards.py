@@ -185,9 +185,10 @@ def executable_reward(completions: Sequence[Any], sql: Sequence[str], sql_contex
     statement of another kind; None where the gold fails. SQL-R1's executability reward: a small
     model whose answers mostly name columns that do not exist gets from the execution reward
     alone only EXEC_RAN_WRONG (0.1) for grounding them. Read off the execution reward's verdicts
-    (one run per distinct answer, shared cache), so it never disagrees with it; the structure and
-    schema-linking rewards keep a query that runs but ignores the question (`SELECT * FROM t`)
-    from scoring like the gold.
+    (one run per distinct answer, shared cache), so it never disagrees with it. The structure and
+    schema-linking rewards score a query that runs but ignores the question lower than the gold,
+    but not low enough: with the demo's weights, 60 GRPO steps drift into one-column lookups
+    (README, bench_learning).
 
     >>> ctx = "CREATE TABLE t (x INT); INSERT INTO t VALUES (1), (2);"
     >>> executable_reward(["<sql>SELECT MAX(x) FROM t</sql>", "<sql>SELECT y FROM t</sql>", "<sql>DELETE FROM t</sql>"],
