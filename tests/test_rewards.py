@@ -13,11 +13,14 @@ from sqlgrpo.scoring.rewards import (
     EXECUTABLE_TIED_METRIC,
     REWARDS,
     complexity_reward,
+    EXECUTABLE_SHAPE_FLOOR,
     executable_reward,
     execution_reward,
     get_reward,
     reasoning_reward,
     schema_linking_reward,
+    shaped_executable_reward,
+    shaped_executable_score,
     soft_format_reward,
     strict_format_reward,
     tied_group_share,
@@ -428,7 +431,7 @@ def test_registry_keys_are_function_names():
     # Config keys, registry keys and TRL's log names are one and the same.
     assert all(fn.__name__ == key for key, fn in REWARDS.items())
     assert set(REWARDS) == {"strict_format_reward", "soft_format_reward", "execution_reward", "executable_reward",
-                            "complexity_reward", "reasoning_reward", "schema_linking_reward"}
+                            "shaped_executable_reward", "complexity_reward", "reasoning_reward", "schema_linking_reward"}
 
 
 def test_get_reward_returns_the_registered_function():
@@ -447,7 +450,7 @@ def test_default_weights():
     # trained on.
     assert DEFAULT_WEIGHTS == {"soft_format_reward": 1.0, "execution_reward": 1.2, "complexity_reward": 0.6,
                                "reasoning_reward": 0.7, "strict_format_reward": 0.0, "schema_linking_reward": 0.0,
-                               "executable_reward": 0.0}
+                               "executable_reward": 0.0, "shaped_executable_reward": 0.0}
     assert set(DEFAULT_WEIGHTS) == set(REWARDS)
 
 
@@ -487,6 +490,35 @@ def test_executable_reward_logs_the_share_of_groups_whose_sql_all_runs_or_all_fa
     assert executable_reward(answers[:2], sql=golds[:2], sql_context=[CTX] * 2) == [1.0, 1.0]
 
 
+def test_shaped_executable_reward_pays_for_running_in_proportion_to_the_gold_structure():
+    # GOLD has a join, an aggregate, a GROUP BY and a WHERE.
+    answers = [GOOD,                                                               # runs, the gold's shape
+               "<sql>SELECT c.name, SUM(o.total) FROM customers c JOIN orders o ON o.customer_id = c.id "
+               "WHERE o.status = 'open' GROUP BY c.name</sql>",                    # runs, wrong, same shape
+               "<sql>SELECT name FROM customers WHERE city = 'Oslo'</sql>",        # a lookup: WHERE only
+               "<sql>SELECT name FROM customers</sql>",                            # no structure at all
+               "<sql>SELECT c.name, SUM(o.amount) FROM customers c JOIN orders o ON o.customer_id = c.id "
+               "GROUP BY c.name</sql>",                                            # the shape, a column invented
+               "<sql>DELETE FROM orders</sql>", "no sql at all"]
+    lookup = EXECUTABLE_SHAPE_FLOOR + (1 - EXECUTABLE_SHAPE_FLOOR) * 1 / 4   # Σ min / Σ max = 1/4
+    assert _score("shaped_executable_reward", answers) == [1.0, 1.0, pytest.approx(lookup), EXECUTABLE_SHAPE_FLOOR,
+                                                           0.0, 0.0, 0.0]
+    # It never pays what the executable reward does not, nor more.
+    flat = _score("executable_reward", answers)
+    assert all((s > 0) == (f > 0) and s <= f for s, f in zip(_score("shaped_executable_reward", answers), flat))
+    # A kitchen-sink query that runs loses against a plain gold as a bare one does against GOOD.
+    sink = "<sql>SELECT c.name, COUNT(*) FROM customers c JOIN orders o ON o.customer_id = c.id GROUP BY c.name ORDER BY 2 LIMIT 1</sql>"
+    assert _score("shaped_executable_reward", [sink], gold="SELECT name FROM customers") == [EXECUTABLE_SHAPE_FLOOR]
+    assert shaped_executable_reward(["<sql>SELECT 1</sql>"], sql=["SELECT nope FROM customers"], sql_context=[CTX]) == [None]
+
+
+@pytest.mark.parametrize("executable, structure, expected", [
+    (None, 0.5, None), (0.0, 1.0, 0.0), (1.0, None, 1.0), (1.0, 0.0, EXECUTABLE_SHAPE_FLOOR), (1.0, 1.0, 1.0),
+])
+def test_shaped_executable_score(executable, structure, expected):
+    assert shaped_executable_score(executable, structure) == expected
+
+
 @pytest.mark.parametrize("prompts, scores, share", [
     ([], [], None),
     (["a"], [1.0], None),                                   # a group of one says nothing
@@ -506,7 +538,7 @@ def test_a_select_star_answer_runs_but_scores_below_a_grounded_wrong_one_and_the
     from sqlgrpo.stages.demo import demo_config_path
 
     weights = resolve("train", demo_config_path()).section.reward_weights
-    assert weights.get("executable_reward", 0) > 0
+    assert weights.get("shaped_executable_reward", 0) > 0
     star = f"<reasoning>{REASONING}</reasoning>\n<sql>SELECT * FROM orders</sql>"
     shaped = (f"<reasoning>{REASONING}</reasoning>\n<sql>SELECT c.name, SUM(o.total) FROM customers c JOIN orders o "
               "ON o.customer_id = c.id WHERE o.status = 'open' GROUP BY c.name</sql>")
@@ -517,3 +549,23 @@ def test_a_select_star_answer_runs_but_scores_below_a_grounded_wrong_one_and_the
     gold, wrong_shaped, select_star, broken = total
     assert gold > wrong_shaped > select_star
     assert wrong_shaped > broken  # naming a column that does not exist costs more than a wrong filter
+
+
+def test_a_one_column_lookup_that_runs_earns_well_below_a_wrong_answer_shaped_like_the_question():
+    # The drift measured over 60 GRPO steps under flat credit for running: `SELECT col FROM t WHERE
+    # a = b` for every question. What running adds to such a lookup must stay well below what it
+    # adds to an answer in the gold's shape, or a policy whose shaped answers often fail is paid
+    # more, on average, for giving up the question's structure.
+    from sqlgrpo.stages.config import resolve
+    from sqlgrpo.stages.demo import demo_config_path
+
+    weights = resolve("train", demo_config_path()).section.reward_weights
+
+    def total(answer: str) -> float:
+        answer = f"<reasoning>{REASONING}</reasoning>\n<sql>{answer}</sql>"
+        return sum(w * (_score(name, [answer])[0] or 0.0) for name, w in weights.items())
+
+    lookup, lookup_broken = (total(f"SELECT name FROM customers WHERE {col} = 'Oslo'") for col in ("city", "town"))
+    shaped, shaped_broken = (total("SELECT c.name, SUM(o.total) FROM customers c JOIN orders o ON o.customer_id = c.id "
+                                   f"WHERE o.{col} = 'open' GROUP BY c.name") for col in ("status", "state"))
+    assert lookup - lookup_broken < 0.5 * (shaped - shaped_broken)

@@ -13,7 +13,7 @@ from sqlgrpo.scoring import near_misses as near_miss_module
 from sqlgrpo.scoring import rewards
 from sqlgrpo.scoring import verdict as verdict_module
 from sqlgrpo.scoring.answers import parse_answer
-from sqlgrpo.scoring.metrics import METRICS, compute_metrics, heldout_metrics, score_records
+from sqlgrpo.scoring.metrics import METRICS, SHAPE_FEATURES, compute_metrics, heldout_metrics, score_records
 from sqlgrpo.scoring.near_misses import near_misses
 from sqlgrpo.scoring.rewards import execution_reward
 from sqlgrpo.scoring.verdict import (CORRECT, EXEC_FAILED, EXEC_MATCH, EXEC_RAN_WRONG, GOLD_FAILED, NO_SQL,
@@ -131,11 +131,32 @@ def test_heldout_rates_are_eval_rates_over_every_answer():
     held = heldout_metrics(MIXED, records)
     # No suite in these records: test-suite accuracy is plain execution accuracy.
     # Three run (the gold, a wrong one, the bare gold); one names a column pets does not have.
-    assert held == {"execution_accuracy": 0.4, "test_suite_accuracy": 0.4, "valid_sql_rate": 0.6,
-                    "format_compliance": evaluated["format_compliance"], "missing_column_rate": 0.2}
+    rates = {"execution_accuracy": 0.4, "test_suite_accuracy": 0.4, "valid_sql_rate": 0.6,
+             "format_compliance": evaluated["format_compliance"], "missing_column_rate": 0.2}
+    assert {k: held[k] for k in rates} == rates
     assert evaluated["execution_accuracy"] == 0.4 and evaluated["valid_sql_rate"] == 0.6
     assert evaluated["error_taxonomy"]["missing_column"] == 1
-    assert set(held) - {"missing_column_rate"} <= set(METRICS)
+    assert set(rates) - {"missing_column_rate"} <= set(METRICS)
+    # Neither the gold nor any answer joins, aggregates, groups or orders.
+    assert {k: v for k, v in held.items() if k not in rates} == {f"{side}{name}_rate": 0.0 for name in SHAPE_FEATURES
+                                                                 for side in ("", "gold_")}
+
+
+def test_heldout_and_eval_count_the_answers_shapes_beside_the_golds():
+    # A drift into lookups that run: valid SQL up, the gold's aggregates and GROUP BY gone.
+    grouped = {"sql": "SELECT species, COUNT(*) FROM pets GROUP BY species ORDER BY species", "sql_context": CTX}
+    failing = {"sql": "SELECT nope FROM pets", "sql_context": CTX}  # not scored: neither side is counted
+    texts = [answer("SELECT species, COUNT(*) FROM pets GROUP BY species"), answer("SELECT name FROM pets WHERE age = 3"),
+             "no SQL at all", answer("SELECT p.name FROM pets p JOIN pets q ON p.age = q.age GROUP BY p.name")]
+    records = [grouped, grouped, grouped, failing]
+    held = heldout_metrics(texts, records)
+    assert {k: round(v, 4) for k, v in held.items() if k.split("_")[0] in ("join", "aggregate", "group", "order", "gold")} == {
+        "join_rate": 0.0, "aggregate_rate": 0.3333, "group_by_rate": 0.3333, "order_by_rate": 0.0,
+        "gold_join_rate": 0.0, "gold_aggregate_rate": 1.0, "gold_group_by_rate": 1.0, "gold_order_by_rate": 1.0}
+    scored = [samples[0] | {"gold": r["sql"]} for samples, r in zip(score_records(records, [[t] for t in texts]), records)]
+    shapes = compute_metrics(scored)["answer_shapes"]
+    assert shapes == {"n": 3, "join": {"answers": 0, "golds": 0}, "aggregate": {"answers": 1, "golds": 3},
+                      "group_by": {"answers": 1, "golds": 3}, "order_by": {"answers": 0, "golds": 3}}
 
 
 def test_every_kept_near_miss_was_judged_wrong_by_the_verdict(monkeypatch):

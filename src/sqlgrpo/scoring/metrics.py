@@ -38,7 +38,7 @@ from sqlgrpo.scoring.suites import record_suite
 from sqlgrpo.scoring.verdict import (CORRECT, GOLD_FAILED, NO_SQL, NOT_AS_WRITTEN, SHOWN_DATA_ONLY, WRONG_RESULT,
                                      WRONG_STATEMENT_KIND, Verdict, convention_gold, gold_outcome, verdicts)
 from sqlgrpo.sql import ErrorKind
-from sqlgrpo.sql.analysis import parse_statements
+from sqlgrpo.sql.analysis import parse_statements, structure_features
 
 # The error taxonomy of a sample, in the order reports list it: right, then wrong, then failures
 # from the earliest stage (no SQL at all) to the latest (it ran out of time), then the executor's
@@ -65,6 +65,9 @@ RATE_KEYS = tuple(METRICS)
 PREVIEW_ROWS = 5  # result rows kept per answer for the report: enough to see what it returned
 SAMPLE_FIELDS = ("raw_output", "extracted_sql", "correct", "shown_correct", "error_kind", "outcome")  # kept per extra sample
 QUESTION_FIELDS = ("benchmark", "split", "source_index", "db_id")  # a benchmark question's place, kept in its result
+# The structure counted in the answers beside the golds (`answer_shapes`): a policy that drifts
+# into one-table lookups that run loses them while its valid-SQL rate rises.
+SHAPE_FEATURES = ("join", "aggregate", "group_by", "order_by")
 
 
 # --------------------------------------------------------------------------------------------
@@ -220,9 +223,9 @@ def _class_order(name: str) -> tuple:
     return (DIFFICULTY_ORDER.index(name), "") if name in DIFFICULTY_ORDER else (len(DIFFICULTY_ORDER), name)
 
 
-def compute_metrics(records: list[dict]) -> dict:
+def compute_metrics(records: list[dict], backend: str = "sqlite") -> dict:
     """Headline rates overall and per `sql_complexity` class (difficulty ladders easiest first),
-    with counts, plus the error taxonomy, tokens and latency, and pass@k / self-consistency when
+    with counts, plus the answers' shapes beside the golds' (`answer_shapes`), the error taxonomy, tokens and latency, and pass@k / self-consistency when
     several answers were drawn. Every rate is over the scored questions (`n`); `gold_failed`
     counts the others."""
     all_records, records = records, scored_records(records)
@@ -235,6 +238,8 @@ def compute_metrics(records: list[dict]) -> dict:
         by_class[str(r.get("sql_complexity") or "unlabelled")].append(r)
     metrics["by_complexity"] = {cls: {"n": len(rs), **{name: round(rate(rs, field), 4) for name, field in METRICS.items()}}
                                 for cls, rs in sorted(by_class.items(), key=lambda item: _class_order(item[0]))}
+    metrics["answer_shapes"] = answer_shapes([r.get("extracted_sql") for r in records], [r.get("gold") or "" for r in records],
+                                             backend)
     taxonomy = Counter(r["error_kind"] for r in records)
     metrics["error_taxonomy"] = {k: taxonomy.get(k, 0) for k in TAXONOMY if taxonomy.get(k, 0)} | \
                                 {k: v for k, v in taxonomy.items() if k not in TAXONOMY}
@@ -254,15 +259,40 @@ def compute_metrics(records: list[dict]) -> dict:
     return metrics
 
 
+def answer_shapes(answers: Sequence[str | None], golds: Sequence[str], backend: str = "sqlite") -> dict[str, dict]:
+    """For each of SHAPE_FEATURES, how many answers' SQL has it (`answers`: no SQL or SQL sqlglot
+    cannot parse has none) and how many golds do (`golds`), out of `n`.
+
+    >>> answer_shapes(["SELECT a FROM t WHERE b = 1", None], ["SELECT a, COUNT(*) FROM t GROUP BY a", "SELECT 1"])
+    {'n': 2, 'join': {'answers': 0, 'golds': 0}, 'aggregate': {'answers': 0, 'golds': 1}, 'group_by': {'answers': 0, 'golds': 1}, 'order_by': {'answers': 0, 'golds': 0}}
+    """
+    def features(sql: str | None) -> dict[str, int]:
+        trees = parse_statements(sql, backend) if sql else None
+        return structure_features(trees) if trees else {}
+
+    found = [features(a) for a in answers]
+    wanted = [features(g) for g in golds]
+    return {"n": len(answers), **{name: {"answers": sum(1 for f in found if f.get(name)),
+                                         "golds": sum(1 for f in wanted if f.get(name))} for name in SHAPE_FEATURES}}
+
+
 def heldout_metrics(texts: Sequence[str], records: Sequence[dict], backend: str = "sqlite") -> dict[str, float]:
     """Execution accuracy, test-suite accuracy, valid SQL rate, format compliance and the share
     of answers naming a column that does not exist (`missing_column_rate`), one answer per record,
-    as evaluation defines them (over every answer to a question whose gold runs): what the
-    held-out check logs during training."""
-    scored = scored_records([samples[0] for samples in score_records(records, [[t] for t in texts], backend)])
+    as evaluation defines them (over every answer to a question whose gold runs), and for each
+    of SHAPE_FEATURES the share of answers (`join_rate`...) and of golds (`gold_join_rate`...)
+    that have it: what the held-out check logs during training."""
+    scored_all = [samples[0] for samples in score_records(records, [[t] for t in texts], backend)]
+    scored = scored_records(scored_all)
     measured = {name: rate(scored, METRICS[name]) for name in ("execution_accuracy", "test_suite_accuracy",
                                                                   "valid_sql_rate", "format_compliance")}
     # the share of answers whose SQL names a column that does not exist: what a small model gets wrong most
     measured["missing_column_rate"] = (sum(1 for r in scored if r["error_kind"] == ErrorKind.MISSING_COLUMN) / len(scored)
                                        if scored else 0.0)
+    # what the answers are built of, beside the golds: a drift into lookups that run shows here
+    kept = [(r["extracted_sql"], record["sql"]) for r, record in zip(scored_all, records) if r.get("gold_ok", True) is not False]
+    shapes = answer_shapes([a for a, _ in kept], [g for _, g in kept], backend)
+    for name in SHAPE_FEATURES:
+        measured[f"{name}_rate"] = shapes[name]["answers"] / len(kept) if kept else 0.0
+        measured[f"gold_{name}_rate"] = shapes[name]["golds"] / len(kept) if kept else 0.0
     return measured

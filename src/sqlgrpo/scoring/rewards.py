@@ -185,10 +185,10 @@ def executable_reward(completions: Sequence[Any], sql: Sequence[str], sql_contex
     statement of another kind; None where the gold fails. SQL-R1's executability reward: a small
     model whose answers mostly name columns that do not exist gets from the execution reward
     alone only EXEC_RAN_WRONG (0.1) for grounding them. Read off the execution reward's verdicts
-    (one run per distinct answer, shared cache), so it never disagrees with it. The structure and
-    schema-linking rewards score a query that runs but ignores the question lower than the gold,
-    but not low enough: with the demo's weights, 60 GRPO steps drift into one-column lookups
-    (README, bench_learning).
+    (one run per distinct answer, shared cache), so it never disagrees with it. Flat credit for
+    running pays a query that ignores the question as much as one that tries: measured with it
+    at weight 1.0, 60 GRPO steps of the demo drift into one-column lookups that run (README,
+    bench_learning). `shaped_executable_reward` scales the credit by the answer's structure.
 
     >>> ctx = "CREATE TABLE t (x INT); INSERT INTO t VALUES (1), (2);"
     >>> executable_reward(["<sql>SELECT MAX(x) FROM t</sql>", "<sql>SELECT y FROM t</sql>", "<sql>DELETE FROM t</sql>"],
@@ -209,6 +209,39 @@ def executable_reward(completions: Sequence[Any], sql: Sequence[str], sql_contex
 
 
 EXECUTABLE_TIED_METRIC = "frac_executable_zero_std"  # beside TRL's frac_reward_zero_std in the log
+
+# The share of the shaped executable credit an answer that runs keeps whatever its structure.
+EXECUTABLE_SHAPE_FLOOR = 0.25
+
+
+def shaped_executable_reward(completions: Sequence[Any], sql: Sequence[str], sql_context: Sequence[str],
+                             **kwargs: Any) -> list[float | None]:
+    """Credit for SQL that runs, in proportion to how much of the gold's structure it has:
+    `shaped_executable_score` of the executable reward and the complexity reward. An answer that
+    runs keeps EXECUTABLE_SHAPE_FLOOR for naming real tables and columns; the rest comes with the
+    gold's joins, aggregates, GROUP BY, WHERE... (Σ min / Σ max of their counts, so a kitchen-sink
+    query loses as a bare lookup does). None where the gold fails.
+
+    >>> ctx = "CREATE TABLE t (a INT, b INT); INSERT INTO t VALUES (1, 2), (1, 3);"
+    >>> shaped_executable_reward(["<sql>SELECT b, COUNT(*) FROM t GROUP BY b</sql>", "<sql>SELECT b FROM t</sql>",
+    ...                           "<sql>SELECT c FROM t</sql>"], sql=["SELECT a, COUNT(*) FROM t GROUP BY a"] * 3,
+    ...                          sql_context=[ctx] * 3)
+    [1.0, 0.25, 0.0]
+    """
+    executable = [executable_score(s) for s in execution_reward(completions, sql, sql_context, **kwargs)]
+    shapes = complexity_reward(completions, sql, sql_context, **kwargs)
+    return [shaped_executable_score(e, c) for e, c in zip(executable, shapes)]
+
+
+def shaped_executable_score(executable: float | None, structure: float | None) -> float | None:
+    """The shaped executable reward of an answer from its executable and complexity rewards; an
+    answer that runs against a gold sqlglot cannot parse (no structure to compare) keeps its
+    whole executable credit."""
+    if executable is None or not executable:
+        return executable
+    if structure is None:
+        return executable
+    return executable * (EXECUTABLE_SHAPE_FLOOR + (1.0 - EXECUTABLE_SHAPE_FLOOR) * structure)
 
 
 def tied_group_share(prompts: Sequence[Any], scores: Sequence[float | None]) -> float | None:
@@ -436,6 +469,7 @@ REWARDS: dict[str, Callable[..., list[float | None]]] = {
     "strict_format_reward": strict_format_reward,
     "execution_reward": execution_reward,
     "executable_reward": executable_reward,
+    "shaped_executable_reward": shaped_executable_reward,
     "complexity_reward": complexity_reward,
     "reasoning_reward": reasoning_reward,
     "schema_linking_reward": schema_linking_reward,
@@ -450,6 +484,7 @@ DEFAULT_WEIGHTS: dict[str, float] = {
     "strict_format_reward": 0.0,
     "schema_linking_reward": 0.0,
     "executable_reward": 0.0,
+    "shaped_executable_reward": 0.0,
 }
 
 
