@@ -22,8 +22,11 @@ seed, so the same split as the demo's: the held-out questions are not in the SFT
 
 Printed at the end, and written to `<output dir>/learning_curve.json`:
 - one row per check (step 0, every, 2*every, ..., steps): valid SQL, missing column, format
-  compliance, execution accuracy and test-suite accuracy, as a count and a share of n (the
-  held-out questions whose gold runs, the metrics' denominator); "-" where a check is missing;
+  compliance, execution accuracy, test-suite accuracy, and the answers whose SQL joins,
+  aggregates, groups (GROUP BY) and orders (ORDER BY), as a count and a share of n (the held-out
+  questions whose gold runs, the metrics' denominator); "-" where a check is missing; under it,
+  how many golds have each of those four (a policy drifting into lookups that run gains valid
+  SQL while its answers lose the golds' structure);
 - for each block of `every` steps ending at a row, the mean of TRL's logged `reward`,
   `frac_reward_zero_std` (groups whose completions all got the same reward: no learning signal),
   `frac_executable_zero_std` (groups whose SQL all runs or all fails: no signal about running SQL),
@@ -58,6 +61,8 @@ from typing import Any
 from sqlgrpo.common import paths
 from sqlgrpo.scoring.rewards import EXECUTABLE_TIED_METRIC
 from sqlgrpo.common.files import read_json, write_json
+from sqlgrpo.report.stats import SHAPE_LABELS
+from sqlgrpo.scoring.metrics import SHAPE_FEATURES
 
 DEFAULT_STEPS = 60
 DEFAULT_EVERY = 10
@@ -69,7 +74,9 @@ HELDOUT_PREFIX = "heldout/"
 # The held-out metrics in the table, in its column order (the keys of heldout_metrics).
 HELDOUT_COLUMNS = (("valid_sql_rate", "valid SQL"), ("missing_column_rate", "missing column"),
                    ("format_compliance", "format"), ("execution_accuracy", "execution acc"),
-                   ("test_suite_accuracy", "test-suite acc"))
+                   ("test_suite_accuracy", "test-suite acc"),
+                   *((f"{feature}_rate", SHAPE_LABELS[feature]) for feature in SHAPE_FEATURES))
+GOLD_PREFIX = "gold_"  # heldout_metrics' share of golds with each of SHAPE_FEATURES: gold_join_rate...
 STEP_TIME = "step_time"  # TRL's seconds of one optimizer step's micro-steps (generation, rewards, loss)
 # then every rewards/<name>/mean, then STEP_TIME
 TRAINING_KEYS = ("reward", "frac_reward_zero_std", EXECUTABLE_TIED_METRIC)
@@ -170,15 +177,28 @@ def _reward_label(key: str) -> str:
     return name.removesuffix("_reward")
 
 
+def gold_shapes(start: dict | None, n: int | None) -> str | None:
+    """The line saying how many golds have each of SHAPE_FEATURES, from the step-0 metrics
+    (`gold_join_rate`...), or None when they were not measured."""
+    shares = [(SHAPE_LABELS[f], (start or {}).get(f"{GOLD_PREFIX}{f}_rate")) for f in SHAPE_FEATURES]
+    if not all(_number(v) for _, v in shares):
+        return None
+    return "the golds: " + ", ".join(f"{label} {_share(v, round(v * n) if n else None, n)}" for label, v in shares)
+
+
 def render_table(rows: list[dict], n: int | None, summary: dict | None = None,
-                 heldout_check_s: float | None = None) -> str:
-    """The held-out table, the training-reward table and the times, as printed text."""
+                 heldout_check_s: float | None = None, start: dict | None = None) -> str:
+    """The held-out table (with the golds' structure from `start`, the step-0 metrics), the
+    training-reward table and the times, as printed text."""
     lines = [f"held-out check: greedy answers to {n if n else '?'} questions whose gold runs "
-             f"(count/n and share; '-': not measured)"]
+             f"(count/n and share; '-': not measured; joins... : answers whose SQL has them)"]
     headers = ["step"] + [label for _, label in HELDOUT_COLUMNS]
     cells = [[str(r["step"])] + [_share((r["heldout"] or {}).get(name), (r["counts"] or {}).get(name), n)
                                  for name, _ in HELDOUT_COLUMNS] for r in rows]
     lines += _grid(headers, cells)
+    golds = gold_shapes(start, n)
+    if golds:
+        lines.append(golds)
 
     keys = []
     for r in rows:
@@ -422,7 +442,8 @@ def main() -> int:
     if "adapter" in settings:
         print(f"start adapter {settings['adapter']} ({settings['adapter_sft_steps'] or '?'} SFT steps); "
               f"model {settings['model']}; config {settings['config']}")
-    print(render_table(result["rows"], result["n"], result["summary"], (result["start"] or {}).get("seconds")))
+    print(render_table(result["rows"], result["n"], result["summary"], (result["start"] or {}).get("seconds"),
+                       result["start"]))
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         write_json(out / RESULT_FILE, result)

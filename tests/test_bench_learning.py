@@ -12,9 +12,13 @@ SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_learning.py
 
 bench = load_script(SCRIPT)
 
-HELDOUT = ("execution_accuracy", "test_suite_accuracy", "valid_sql_rate", "format_compliance", "missing_column_rate")
+SHAPES = ("join_rate", "aggregate_rate", "group_by_rate", "order_by_rate")  # heldout_metrics' answer structure
+HELDOUT = ("execution_accuracy", "test_suite_accuracy", "valid_sql_rate", "format_compliance", "missing_column_rate",
+           *SHAPES)
 START = {"n": 40, "execution_accuracy": 0.025, "test_suite_accuracy": 0.0, "valid_sql_rate": 0.2,
-         "format_compliance": 0.7, "missing_column_rate": 0.5, "seconds": 100.0}
+         "format_compliance": 0.7, "missing_column_rate": 0.5, **dict.fromkeys(SHAPES, 0.1),
+         "gold_join_rate": 0.25, "gold_aggregate_rate": 0.5, "gold_group_by_rate": 0.3, "gold_order_by_rate": 0.2,
+         "seconds": 100.0}
 
 
 def _step(step: int, heldout: dict | None = None) -> dict:
@@ -146,9 +150,16 @@ def test_the_summary_divides_the_wall_time_by_the_steps():
 
 def test_the_printed_table_shows_counts_of_n_and_dashes_for_missing_checks():
     rows = bench.learning_table(START, _history(30, skip=(20,)), 10)
-    text = bench.render_table(rows, 40, bench.run_summary(_history(30)))
+    text = bench.render_table(rows, 40, bench.run_summary(_history(30)), start=START)
     lines = {line.split("|")[0].strip(): line for line in text.splitlines() if "|" in line}
     assert "4/40  10.0%" in lines["10"]
+    # the answers' structure has its columns, the golds' stands under the table
+    assert [c.strip() for c in lines["step"].split("|")][-4:] == ["joins", "aggregates", "GROUP BY", "ORDER BY"]
+    assert [c.strip() for c in lines["30"].split("|")][-1] == "12/40  30.0%"
+    assert ("the golds: joins 10/40  25.0%, aggregates 20/40  50.0%, GROUP BY 12/40  30.0%, ORDER BY 8/40  20.0%"
+            in text.splitlines())
+    # without step-0 metrics of the golds (an older start_metrics.json) the line is left out
+    assert "the golds" not in bench.render_table(rows, 40, start={"n": 40})
     assert all(cell.strip() == "-" for cell in lines["20"].split("|")[1:])  # the check that never logged
     assert lines["11-20"].split("|")[1].strip() == "15.500"  # the block's mean reward
     header = next(line for line in text.splitlines() if line.startswith("steps"))

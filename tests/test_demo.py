@@ -177,6 +177,9 @@ def test_demo_runs_every_stage_then_reuses_them(tmp_path):
     report = (out / "report.html").read_text()
     assert report.count('data-run="') >= 4 and "data:image/png;base64" in report
     assert "after GRPO" in first.stdout and str(out / "report.html") in first.stdout
+    # What each run's answers are built of, beside the golds: printed and on the page.
+    assert "answers with joins, aggregates, GROUP BY, ORDER BY:" in first.stdout and 'id="demo-shapes"' in report
+    assert summary["tuned"]["answer_shapes"]["n"] == 2
     # The peak memory is measured and printed; GRPO's per-step rewards are in the summary (one
     # step: no trend can be fitted), its rollouts ran with the adapter merged.
     assert summary["peak_memory_mb"]["process"] > 100 and "peak memory:" in first.stdout

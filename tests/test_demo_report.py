@@ -196,6 +196,25 @@ def test_runs_table_shows_test_suite_accuracy_beside_execution_accuracy(tmp_path
     assert rows["base"][4] == "n/a"
 
 
+def test_the_answers_structure_stands_beside_the_golds(tmp_path, demo_page):
+    # GRPO's answers lose the joins and aggregates the SFT answers had; the base run's metrics.json
+    # predates the count and shows dashes; the golds' row comes from a run that counted them.
+    summary, _ = _demo()
+    def shapes(join, aggregate):
+        return {"n": N, "join": {"answers": join, "golds": 6}, "aggregate": {"answers": aggregate, "golds": 9},
+                "group_by": {"answers": 0, "golds": 5}, "order_by": {"answers": 1, "golds": 4}}
+    summary["sft"]["answer_shapes"], summary["tuned"]["answer_shapes"] = shapes(3, 7), shapes(0, 1)
+    page = _Page(render_demo_report(summary, tmp_path / "demo.html").read_text(encoding="utf-8"))
+    rows = page.tables["demo-shapes"]
+    assert rows[0][1] == ["answers", "joins", "aggregates", "GROUP BY", "ORDER BY"]
+    assert [cells for _, cells in rows[1:]] == [
+        ["base model", "–", "–", "–", "–"], ["after SFT", "3/16", "7/16", "0/16", "1/16"],
+        ["after contrastive (DPO)", "–", "–", "–", "–"], ["after GRPO", "0/16", "1/16", "0/16", "1/16"],
+        ["golds", "6/16", "9/16", "5/16", "4/16"]]
+    # Runs that counted nothing get no such section.
+    assert "demo-shapes" not in demo_page
+
+
 def test_what_changed_says_when_test_suite_accuracy_was_not_measured(demo_page):
     # None of the fixture's runs measured it: said in words, rather than left out or shown as 0.
     assert "Test-suite accuracy: not measured in both runs." in _change_item(demo_page, "After GRPO vs base model")

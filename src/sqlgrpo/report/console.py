@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlgrpo.report.stats import format_fraction
+from sqlgrpo.report.stats import format_fraction, shape_rows
 from sqlgrpo.report.trends import trend_sentence
 from sqlgrpo.scoring.metrics import RATE_KEYS
 
@@ -83,6 +83,10 @@ def print_demo_summary(summary: dict) -> None:
                                                  "test_suite_accuracy")),
                       "-" if reward is None else f"{reward:.3f}", f"{seconds:.0f}")
     console.print(table)
+    labels, rows = shape_rows({summary["labels"][run]: summary[run] for run in runs})
+    if len(rows) > len(runs):  # the golds' row: the runs counted their answers' structure
+        console.print("answers with " + ", ".join(labels) + ": "
+                      + "; ".join(f"{label} {' '.join(cells)}" for label, cells in rows), highlight=False)
     for name, rows in summary.get("comparisons", {}).items():
         later, _, earlier = name.partition(" vs ")
         console.print(f"[bold]{summary['labels'].get(later, later)} vs {summary['labels'].get(earlier, earlier)}[/bold]: "

@@ -3,7 +3,7 @@
 `sqlgrpo.stages.demo` evaluates the model after each stage, keeps the runs and the comparisons
 between them (`stats.metric_deltas`) in demo_summary.json, and calls it with that summary. The
 page: what changed between the runs in plain words (`stats.comparison_sentences`), the runs side
-by side, a delta table per comparison, the training curves of each stage
+by side, what their answers are built of beside the golds (`stats.shape_rows`), a delta table per comparison, the training curves of each stage
 (`charts.render_training_curves` for GRPO's rewards, with the trend of the total reward and
 the share of all-tied groups from `trends.grpo_learning`; `charts.render_loss_curves` for the
 supervised losses), stage timings, settings, and links to each run's eval report. Test-suite
@@ -23,7 +23,7 @@ from sqlgrpo.report.html import (delta_row, delta_table, escape, html_document, 
                                  write_page)
 from sqlgrpo.report.stats import (MEAN_REWARD, METRIC_BY_KEY, MISSING, as_count, as_number, comparison_sentences,
                                   format_fraction, format_metric, format_value, metric_deltas, metric_text,
-                                  record_delta, row_metric)
+                                  record_delta, row_metric, shape_rows)
 from sqlgrpo.report.trends import grpo_learning, trend_sentence
 
 log = logging.getLogger(__name__)
@@ -113,6 +113,23 @@ def _runs_table(summary: Mapping, runs: list[str], labels: Mapping) -> str:
     return (f'<table id="demo-runs"><thead><tr><th>run</th>{head}<th class="num">{MEAN_REWARD.label}</th>'
             '<th class="num">n</th><th class="num">eval seconds</th><th class="num">training seconds</th></tr>'
             f'</thead><tbody>{"".join(rows)}</tbody></table>')
+
+
+def _shapes_section(summary: Mapping, runs: list[str], labels: Mapping) -> str:
+    """How many answers of each run join, aggregate, group and order, beside the golds: a
+    policy that drifts into lookups that run shows here while its valid-SQL rate rises."""
+    present = {str(labels.get(r) or r): summary[r] for r in runs if isinstance(summary.get(r), Mapping)}
+    columns, rows = shape_rows(present)
+    if len(rows) <= len(present):
+        return ""  # runs from before the answers' structure was counted
+    head = "".join(f'<th class="num">{escape(c)}</th>' for c in columns)
+    body = "".join(f"<tr><td>{escape(label)}</td>" + "".join(f'<td class="num">{escape(c)}</td>' for c in cells) + "</tr>"
+                   for label, cells in rows)
+    return ('<section id="shapes"><h2>What the answers are built of</h2>'
+            f'<table id="demo-shapes"><thead><tr><th>answers</th>{head}</tr></thead><tbody>{body}</tbody></table>'
+            '<p class="note">Answers whose SQL has each element, of n (no SQL, or SQL that cannot be parsed, has none); '
+            "the last row counts the golds. Valid SQL that rises while these fall away from the golds' is a "
+            "policy answering simpler questions than were asked.</p></section>")
 
 
 def _stages_table(stages: Any, total: Any) -> str:
@@ -289,7 +306,7 @@ def render_demo_report(summary: Mapping, out_path: str | Path, *, results: Mappi
               f'{_stages_table(summary.get("stages"), summary.get("total_seconds"))}</section>')
     learning = summary.get("grpo_learning")
     learning = learning if isinstance(learning, Mapping) else grpo_learning(grpo_history)
-    body = (header + changed + runs_section + compare_section + _curves_section(grpo_history, loss_histories, learning)
+    body = (header + changed + runs_section + _shapes_section(summary, runs, labels) + compare_section + _curves_section(grpo_history, loss_histories, learning)
             + stages + _settings_section(summary.get("settings"))
             + _reports_section(summary.get("reports"), runs, labels))
     return write_page(out_path, html_document(title, body), "demo report")

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlgrpo.scoring.judge_rubric import SCORE_MAX, SCORE_MIN
-from sqlgrpo.scoring.metrics import TAXONOMY
+from sqlgrpo.scoring.metrics import SHAPE_FEATURES, TAXONOMY
 from sqlgrpo.scoring.verdict import SHOWN_DATA_ONLY
 
 log = logging.getLogger(__name__)
@@ -151,6 +151,37 @@ def metric_text(metric: Metric, values: Mapping, n: int | None) -> str:
     if not isinstance(values, Mapping) or metric.key not in values:
         return metric.absent
     return format_metric(metric, values.get(metric.key), n)
+
+
+SHAPE_LABELS = {"join": "joins", "aggregate": "aggregates", "group_by": "GROUP BY", "order_by": "ORDER BY"}
+
+
+def shape_rows(runs: Mapping[str, Any]) -> tuple[list[str], list[tuple[str, list[str]]]]:
+    """(column labels, rows) of what the answers are built of: for each run (label → its
+    metrics), how many of its n answers have each of SHAPE_FEATURES, then a row of the golds
+    (from the first run that counted them); a run that did not count them shows MISSING.
+
+    >>> shape_rows({"SFT": {"answer_shapes": {"n": 2, "join": {"answers": 1, "golds": 2}}}, "old": {}})
+    (['joins', 'aggregates', 'GROUP BY', 'ORDER BY'], [('SFT', ['1/2', '–', '–', '–']), ('old', ['–', '–', '–', '–']), ('golds', ['2/2', '–', '–', '–'])])
+    """
+    labels = [SHAPE_LABELS.get(f, f) for f in SHAPE_FEATURES]
+
+    def cells(shapes: Any, side: str) -> list[str]:
+        shapes = shapes if isinstance(shapes, Mapping) else {}
+        n = as_count(shapes.get("n"))
+        out = []
+        for feature in SHAPE_FEATURES:
+            counts = shapes.get(feature)
+            count = as_count(counts.get(side)) if isinstance(counts, Mapping) else None
+            out.append(MISSING if count is None or n is None else f"{count}/{n}")
+        return out
+
+    shapes_of = {label: m.get("answer_shapes") if isinstance(m, Mapping) else None for label, m in runs.items()}
+    rows = [(label, cells(shapes, "answers")) for label, shapes in shapes_of.items()]
+    golds = next((s for s in shapes_of.values() if isinstance(s, Mapping)), None)
+    if golds is not None:
+        rows.append(("golds", cells(golds, "golds")))
+    return labels, rows
 
 
 def kind_label(kind: Any) -> str:
