@@ -220,7 +220,9 @@ def shaped_executable_reward(completions: Sequence[Any], sql: Sequence[str], sql
     `shaped_executable_score` of the executable reward and the complexity reward. An answer that
     runs keeps EXECUTABLE_SHAPE_FLOOR for naming real tables and columns; the rest comes with the
     gold's joins, aggregates, GROUP BY, WHERE... (Σ min / Σ max of their counts, so a kitchen-sink
-    query loses as a bare lookup does). None where the gold fails.
+    query loses as a bare lookup does). None where the gold fails. Measured in the CPU demo at
+    weight 1.5, it does not by itself keep a 135M policy's answers structured: over 18 GRPO
+    steps they still drift into lookups that run, as under the flat reward (README).
 
     >>> ctx = "CREATE TABLE t (a INT, b INT); INSERT INTO t VALUES (1, 2), (1, 3);"
     >>> shaped_executable_reward(["<sql>SELECT b, COUNT(*) FROM t GROUP BY b</sql>", "<sql>SELECT b FROM t</sql>",
