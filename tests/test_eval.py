@@ -41,6 +41,7 @@ from sqlgrpo.scoring.metrics import (
     score_questions,
     self_consistent,
 )
+from sqlgrpo.scoring.rewards import shaped_executable_reward
 from sqlgrpo.stages.eval import (
     CSV_FILE,
     GENERATIONS_FILE,
@@ -209,6 +210,15 @@ def test_mean_reward_is_the_weighted_sum_of_the_training_rewards():
     assert results[0]["reward"] == 3.0 and results[1]["reward"] == 0.0
     assert summary["mean_reward"] == 1.5
     assert summary["reward_means"] == {"execution_reward": 0.5, "strict_format_reward": 0.5}
+
+
+def test_the_shaped_executable_reward_is_read_off_the_verdict_as_the_reward_function_scores_it():
+    # Not run again: the verdict's score and the complexity reward give what GRPO's function gives.
+    outputs = [RIGHT, WRONG_CAT, answer("SELECT name FROM pets"), SYNTAX_ERROR, NO_SQL]
+    results = [_result(o) for o in outputs]
+    score_rewards(results, {"shaped_executable_reward": 1.0})
+    direct = shaped_executable_reward(outputs, sql=[DOGS["sql"]] * 5, sql_context=[DOGS["sql_context"]] * 5)
+    assert [r["rewards"]["shaped_executable_reward"] for r in results] == direct == [1.0, 1.0, 0.25, 0.0, 0.0]
 
 
 def test_an_unknown_reward_weight_is_named():

@@ -3,8 +3,8 @@
 `sqlgrpo.stages.demo` evaluates the model after each stage, keeps the runs and the comparisons
 between them (`stats.metric_deltas`) in demo_summary.json, and calls it with that summary. The
 page: what changed between the runs in plain words (`stats.comparison_sentences`), the runs side
-by side, what their answers are built of beside the golds (`stats.shape_rows`), a delta table per comparison, the training curves of each stage
-(`charts.render_training_curves` for GRPO's rewards, with the trend of the total reward and
+by side, what their answers are built of beside the golds (`stats.shape_rows`), a delta table
+per comparison, the training curves of each stage (`charts.render_training_curves` for GRPO's rewards, with the trend of the total reward and
 the share of all-tied groups from `trends.grpo_learning`; `charts.render_loss_curves` for the
 supervised losses), stage timings, settings, and links to each run's eval report. Test-suite
 accuracy stands beside execution accuracy; a run from before test suites shows "n/a" for it.
@@ -306,7 +306,7 @@ def render_demo_report(summary: Mapping, out_path: str | Path, *, results: Mappi
               f'{_stages_table(summary.get("stages"), summary.get("total_seconds"))}</section>')
     learning = summary.get("grpo_learning")
     learning = learning if isinstance(learning, Mapping) else grpo_learning(grpo_history)
-    body = (header + changed + runs_section + _shapes_section(summary, runs, labels) + compare_section + _curves_section(grpo_history, loss_histories, learning)
-            + stages + _settings_section(summary.get("settings"))
+    body = (header + changed + runs_section + _shapes_section(summary, runs, labels) + compare_section
+            + _curves_section(grpo_history, loss_histories, learning) + stages + _settings_section(summary.get("settings"))
             + _reports_section(summary.get("reports"), runs, labels))
     return write_page(out_path, html_document(title, body), "demo report")

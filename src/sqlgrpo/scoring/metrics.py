@@ -225,8 +225,8 @@ def _class_order(name: str) -> tuple:
 
 def compute_metrics(records: list[dict], backend: str = "sqlite") -> dict:
     """Headline rates overall and per `sql_complexity` class (difficulty ladders easiest first),
-    with counts, plus the answers' shapes beside the golds' (`answer_shapes`), the error taxonomy, tokens and latency, and pass@k / self-consistency when
-    several answers were drawn. Every rate is over the scored questions (`n`); `gold_failed`
+    with counts, plus the answers' shapes beside the golds' (`answer_shapes`), the error
+    taxonomy, tokens and latency, and pass@k / self-consistency when several answers were drawn. Every rate is over the scored questions (`n`); `gold_failed`
     counts the others."""
     all_records, records = records, scored_records(records)
     metrics: dict[str, Any] = {"n": len(records), "gold_failed": len(all_records) - len(records)}
@@ -238,8 +238,7 @@ def compute_metrics(records: list[dict], backend: str = "sqlite") -> dict:
         by_class[str(r.get("sql_complexity") or "unlabelled")].append(r)
     metrics["by_complexity"] = {cls: {"n": len(rs), **{name: round(rate(rs, field), 4) for name, field in METRICS.items()}}
                                 for cls, rs in sorted(by_class.items(), key=lambda item: _class_order(item[0]))}
-    metrics["answer_shapes"] = answer_shapes([r.get("extracted_sql") for r in records], [r.get("gold") or "" for r in records],
-                                             backend)
+    metrics["answer_shapes"] = _answer_shapes_of(records, backend)
     taxonomy = Counter(r["error_kind"] for r in records)
     metrics["error_taxonomy"] = {k: taxonomy.get(k, 0) for k in TAXONOMY if taxonomy.get(k, 0)} | \
                                 {k: v for k, v in taxonomy.items() if k not in TAXONOMY}
@@ -276,23 +275,27 @@ def answer_shapes(answers: Sequence[str | None], golds: Sequence[str], backend: 
                                          "golds": sum(1 for f in wanted if f.get(name))} for name in SHAPE_FEATURES}}
 
 
+def _answer_shapes_of(records: Sequence[dict], backend: str) -> dict[str, dict]:
+    """`answer_shapes` of answer records that carry their question's `gold`."""
+    return answer_shapes([r.get("extracted_sql") for r in records], [r.get("gold") or "" for r in records], backend)
+
+
 def heldout_metrics(texts: Sequence[str], records: Sequence[dict], backend: str = "sqlite") -> dict[str, float]:
     """Execution accuracy, test-suite accuracy, valid SQL rate, format compliance and the share
     of answers naming a column that does not exist (`missing_column_rate`), one answer per record,
     as evaluation defines them (over every answer to a question whose gold runs), and for each
     of SHAPE_FEATURES the share of answers (`join_rate`...) and of golds (`gold_join_rate`...)
     that have it: what the held-out check logs during training."""
-    scored_all = [samples[0] for samples in score_records(records, [[t] for t in texts], backend)]
-    scored = scored_records(scored_all)
+    scored = scored_records([samples[0] | {"gold": record["sql"]}
+                             for samples, record in zip(score_records(records, [[t] for t in texts], backend), records)])
     measured = {name: rate(scored, METRICS[name]) for name in ("execution_accuracy", "test_suite_accuracy",
                                                                   "valid_sql_rate", "format_compliance")}
     # the share of answers whose SQL names a column that does not exist: what a small model gets wrong most
     measured["missing_column_rate"] = (sum(1 for r in scored if r["error_kind"] == ErrorKind.MISSING_COLUMN) / len(scored)
                                        if scored else 0.0)
     # what the answers are built of, beside the golds: a drift into lookups that run shows here
-    kept = [(r["extracted_sql"], record["sql"]) for r, record in zip(scored_all, records) if r.get("gold_ok", True) is not False]
-    shapes = answer_shapes([a for a, _ in kept], [g for _, g in kept], backend)
+    shapes = _answer_shapes_of(scored, backend)
     for name in SHAPE_FEATURES:
-        measured[f"{name}_rate"] = shapes[name]["answers"] / len(kept) if kept else 0.0
-        measured[f"gold_{name}_rate"] = shapes[name]["golds"] / len(kept) if kept else 0.0
+        measured[f"{name}_rate"] = shapes[name]["answers"] / len(scored) if scored else 0.0
+        measured[f"gold_{name}_rate"] = shapes[name]["golds"] / len(scored) if scored else 0.0
     return measured

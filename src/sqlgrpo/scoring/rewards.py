@@ -239,9 +239,7 @@ def shaped_executable_score(executable: float | None, structure: float | None) -
     """The shaped executable reward of an answer from its executable and complexity rewards; an
     answer that runs against a gold sqlglot cannot parse (no structure to compare) keeps its
     whole executable credit."""
-    if executable is None or not executable:
-        return executable
-    if structure is None:
+    if not executable or structure is None:  # None (the gold fails), 0.0 (it does not run), no structure
         return executable
     return executable * (EXECUTABLE_SHAPE_FLOOR + (1.0 - EXECUTABLE_SHAPE_FLOOR) * structure)
 

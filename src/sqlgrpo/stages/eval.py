@@ -388,8 +388,9 @@ def score_generations(records: list[dict], generations: list[dict], backend: str
 def _score_generations(records: list[dict], generations: list[dict], backend: str, weights: dict[str, float],
                        match: str) -> tuple[list[dict], dict]:
     results = score_questions(records, generations, backend, match)
-    metrics = compute_metrics(results, backend if backend in BACKENDS else "sqlite")
-    metrics["query_timeout_s"] = default_executor(backend if backend in BACKENDS else "sqlite").timeout_s
+    engine = backend if backend in BACKENDS else "sqlite"
+    metrics = compute_metrics(results, engine)
+    metrics["query_timeout_s"] = default_executor(engine).timeout_s
     metrics["match"], metrics["match_rule"] = match, MATCH_RULES[match]
     metrics["test_suite_records"] = sum(1 for r in records if record_suite(r)) if match == OURS else 0
     metrics.update(score_rewards(results, weights, backend))
