@@ -41,7 +41,7 @@ from sqlgrpo.scoring.metrics import (
     score_questions,
     self_consistent,
 )
-from sqlgrpo.scoring.rewards import shaped_executable_reward
+from sqlgrpo.scoring.rewards import EXECUTABLE_SHAPE_FLOOR, shaped_executable_reward
 from sqlgrpo.stages.eval import (
     CSV_FILE,
     GENERATIONS_FILE,
@@ -213,12 +213,15 @@ def test_mean_reward_is_the_weighted_sum_of_the_training_rewards():
 
 
 def test_the_shaped_executable_reward_is_read_off_the_verdict_as_the_reward_function_scores_it():
-    # Not run again: the verdict's score and the complexity reward give what GRPO's function gives.
-    outputs = [RIGHT, WRONG_CAT, answer("SELECT name FROM pets"), SYNTAX_ERROR, NO_SQL]
+    # Not run again: the verdict's score and the answer's clauses give what GRPO's function gives.
+    outputs = [RIGHT, WRONG_CAT, answer("SELECT name FROM pets"), answer("SELECT name, age FROM pets ORDER BY age"),
+               SYNTAX_ERROR, NO_SQL]
     results = [_result(o) for o in outputs]
     score_rewards(results, {"shaped_executable_reward": 1.0})
-    direct = shaped_executable_reward(outputs, sql=[DOGS["sql"]] * 5, sql_context=[DOGS["sql_context"]] * 5)
-    assert [r["rewards"]["shaped_executable_reward"] for r in results] == direct == [1.0, 1.0, 0.25, 0.0, 0.0]
+    direct = shaped_executable_reward(outputs, sql=[DOGS["sql"]] * 6, sql_context=[DOGS["sql_context"]] * 6)
+    # the gold is a lookup: one without its WHERE keeps the credit, one with an ORDER BY it lacks its floor
+    expected = [1.0, 1.0, 1.0, EXECUTABLE_SHAPE_FLOOR, 0.0, 0.0]
+    assert [r["rewards"]["shaped_executable_reward"] for r in results] == direct == expected
 
 
 def test_an_unknown_reward_weight_is_named():

@@ -210,35 +210,39 @@ def executable_reward(completions: Sequence[Any], sql: Sequence[str], sql_contex
 
 EXECUTABLE_TIED_METRIC = "frac_executable_zero_std"  # beside TRL's frac_reward_zero_std in the log
 
+# The clauses the shaped executable reward compares: the structure but WHERE. A one-table lookup
+# that runs has a WHERE as most golds do; counted, it earned a lookup half the credit of the
+# answer with a one-aggregate gold's shape, and the demo's policy drifted into lookups (README).
+SHAPED_IGNORED_FEATURES = frozenset({"where"})
 # The share of the shaped executable credit an answer that runs keeps whatever its structure.
 EXECUTABLE_SHAPE_FLOOR = 0.25
 
 
 def shaped_executable_reward(completions: Sequence[Any], sql: Sequence[str], sql_context: Sequence[str],
                              **kwargs: Any) -> list[float | None]:
-    """Credit for SQL that runs, in proportion to how much of the gold's structure it has:
-    `shaped_executable_score` of the executable reward and the complexity reward. An answer that
-    runs keeps EXECUTABLE_SHAPE_FLOOR for naming real tables and columns; the rest comes with the
-    gold's joins, aggregates, GROUP BY, WHERE... (Σ min / Σ max of their counts, so a kitchen-sink
-    query loses as a bare lookup does). None where the gold fails. Measured in the CPU demo at
-    weight 1.5, it does not by itself keep a 135M policy's answers structured: over 18 GRPO
-    steps they still drift into lookups that run, as under the flat reward (README).
+    """Credit for SQL that runs, in proportion to how much of the gold's structure beyond its
+    filter it has: `shaped_executable_score` of the executable reward and `clause_similarity`
+    (the gold's joins, aggregates, GROUP BY, ORDER BY, subqueries...: Σ min / Σ max of their
+    counts, so a kitchen-sink query loses as a bare lookup does). An answer that runs keeps
+    EXECUTABLE_SHAPE_FLOOR for naming real tables and columns; a lookup that runs earns it all
+    where the gold is a lookup and only the floor where the gold aggregates or joins. None where
+    the gold fails.
 
     >>> ctx = "CREATE TABLE t (a INT, b INT); INSERT INTO t VALUES (1, 2), (1, 3);"
-    >>> shaped_executable_reward(["<sql>SELECT b, COUNT(*) FROM t GROUP BY b</sql>", "<sql>SELECT b FROM t</sql>",
-    ...                           "<sql>SELECT c FROM t</sql>"], sql=["SELECT a, COUNT(*) FROM t GROUP BY a"] * 3,
-    ...                          sql_context=[ctx] * 3)
-    [1.0, 0.25, 0.0]
+    >>> shaped_executable_reward(["<sql>SELECT b, COUNT(*) FROM t GROUP BY b</sql>", "<sql>SELECT b FROM t WHERE a = 1</sql>",
+    ...                           "<sql>SELECT b, COUNT(*) FROM t</sql>", "<sql>SELECT c FROM t</sql>"],
+    ...                          sql=["SELECT a, COUNT(*) FROM t WHERE b > 1 GROUP BY a"] * 4, sql_context=[ctx] * 4)
+    [1.0, 0.25, 0.625, 0.0]
     """
     executable = [executable_score(s) for s in execution_reward(completions, sql, sql_context, **kwargs)]
-    shapes = complexity_reward(completions, sql, sql_context, **kwargs)
+    shapes = clause_similarity(completions, sql, sql_context, **kwargs)
     return [shaped_executable_score(e, c) for e, c in zip(executable, shapes)]
 
 
 def shaped_executable_score(executable: float | None, structure: float | None) -> float | None:
-    """The shaped executable reward of an answer from its executable and complexity rewards; an
-    answer that runs against a gold sqlglot cannot parse (no structure to compare) keeps its
-    whole executable credit."""
+    """The shaped executable reward of an answer from its executable reward and its
+    `clause_similarity`; an answer that runs against a gold sqlglot cannot parse (no structure
+    to compare) keeps its whole executable credit."""
     if not executable or structure is None:  # None (the gold fails), 0.0 (it does not run), no structure
         return executable
     return executable * (EXECUTABLE_SHAPE_FLOOR + (1.0 - EXECUTABLE_SHAPE_FLOOR) * structure)
@@ -274,10 +278,11 @@ def executable_score(execution_score: float | None) -> float | None:
 # --------------------------------------------------------------------------------------------
 # Structure and schema
 
-def structure_similarity(a: dict[str, int], b: dict[str, int]) -> float:
-    """Σ min / Σ max over the feature counts (1.0 when both are plain)."""
-    top = sum(min(a[k], b[k]) for k in a)
-    bottom = sum(max(a[k], b[k]) for k in a)
+def structure_similarity(a: dict[str, int], b: dict[str, int], ignore: frozenset[str] = frozenset()) -> float:
+    """Σ min / Σ max over the feature counts but `ignore`'s (1.0 when both are plain)."""
+    keys = [k for k in a if k not in ignore]
+    top = sum(min(a[k], b[k]) for k in keys)
+    bottom = sum(max(a[k], b[k]) for k in keys)
     return 1.0 if bottom == 0 else top / bottom
 
 
@@ -293,6 +298,25 @@ def complexity_reward(completions: Sequence[Any], sql: Sequence[str], sql_contex
     ...                   sql=["SELECT b, COUNT(*) FROM t GROUP BY b"] * 2)
     [1.0, 0.0]
     """
+    return _structure_scores(completions, sql, sql_context, kwargs, frozenset())
+
+
+def clause_similarity(completions: Sequence[Any], sql: Sequence[str], sql_context: Sequence[str] | None = None,
+                      **kwargs: Any) -> list[float | None]:
+    """The complexity reward's comparison over the structure but SHAPED_IGNORED_FEATURES: what
+    `shaped_executable_reward` scales the credit for running by.
+
+    >>> clause_similarity(["<sql>SELECT a FROM t WHERE b = 1</sql>", "<sql>SELECT a FROM t</sql>"],
+    ...                   sql=["SELECT a FROM t WHERE b = 2"] * 2)
+    [1.0, 1.0]
+    """
+    return _structure_scores(completions, sql, sql_context, kwargs, SHAPED_IGNORED_FEATURES)
+
+
+def _structure_scores(completions: Sequence[Any], sql: Sequence[str], sql_context: Sequence[str] | None,
+                      kwargs: dict[str, Any], ignore: frozenset[str]) -> list[float | None]:
+    """`structure_similarity` of each answer to its gold over the features but `ignore`'s, as
+    `complexity_reward` describes."""
     n = len(completions)
     golds, contexts, backends = _columns(n, sql, sql_context, kwargs, missing_context=None)
     out: list[float | None] = []
@@ -309,9 +333,9 @@ def complexity_reward(completions: Sequence[Any], sql: Sequence[str], sql_contex
             if pred_shape is None or pred_shape[0] != gold_shape[0]:
                 out.append(0.0)
             else:
-                out.append(structure_similarity(pred_shape[1], gold_shape[1]))
+                out.append(structure_similarity(pred_shape[1], gold_shape[1], ignore))
         except Exception:  # noqa: BLE001
-            log.debug("complexity_reward failed on sample %d", i, exc_info=True)
+            log.debug("structure scoring failed on sample %d", i, exc_info=True)
             out.append(0.0)
     return out
 

@@ -56,7 +56,7 @@ from sqlgrpo.data.records import RecordsError, read_records
 from sqlgrpo.scoring.matching import MATCH_RULES, OURS, check_convention
 from sqlgrpo.scoring.metrics import compute_metrics, score_questions
 from sqlgrpo.scoring.predictions import PredictionsError, align_predictions, read_predictions
-from sqlgrpo.scoring.rewards import REWARDS, executable_score, get_reward, shaped_executable_score
+from sqlgrpo.scoring.rewards import REWARDS, clause_similarity, executable_score, get_reward, shaped_executable_score
 from sqlgrpo.scoring.suites import record_suite
 from sqlgrpo.sql import BACKENDS, default_executor
 from sqlgrpo.stages.config import StageConfig
@@ -73,8 +73,7 @@ REPORT_FILE = "report.html"
 JUDGE_CACHE_DIR = "judge_cache"
 EXECUTION_REWARD = "execution_reward"  # its score is the verdict's, already taken per answer
 EXECUTABLE_REWARD = "executable_reward"  # read off that score too
-SHAPED_EXECUTABLE_REWARD = "shaped_executable_reward"  # and off it with the complexity reward
-COMPLEXITY_REWARD = "complexity_reward"
+SHAPED_EXECUTABLE_REWARD = "shaped_executable_reward"  # and off it with the clause similarity
 
 
 class EvalError(SqlgrpoError, RuntimeError):
@@ -409,9 +408,9 @@ def score_rewards(results: list[dict], weights: dict[str, float], backend: str =
     and `reward_means` for metrics.json. A reward that cannot judge a sample (None) adds nothing
     to its sum, as in TRL. The execution reward is the score of the verdict each result already
     holds (`execution_score`, suite-aware: an answer right on the shown database only scores as a
-    wrong result), and the executable rewards are read off it (the shaped one with the complexity
-    reward): the answer is not run again. The other rewards read the answer's text and the gold
-    and schema only."""
+    wrong result), and the executable rewards are read off it (the shaped one with the
+    answer's `clause_similarity`): the answer is not run again. The other rewards read the
+    answer's text and the gold and schema only."""
     check_reward_weights(weights)
     if not results:
         return {"mean_reward": None, "reward_means": {}, "reward_weights": dict(weights)}
@@ -421,8 +420,8 @@ def score_rewards(results: list[dict], weights: dict[str, float], backend: str =
     from_verdict = {EXECUTION_REWARD: lambda score: score, EXECUTABLE_REWARD: executable_score}
     scores = {name: [from_verdict[name](r["execution_score"]) for r in results] if name in from_verdict
               else get_reward(name)(completions, **columns) for name in weights if name != SHAPED_EXECUTABLE_REWARD}
-    if SHAPED_EXECUTABLE_REWARD in weights:  # from the verdict and the structure reward: not run again
-        structure = scores.get(COMPLEXITY_REWARD) or get_reward(COMPLEXITY_REWARD)(completions, **columns)
+    if SHAPED_EXECUTABLE_REWARD in weights:  # from the verdict and the answer's clauses: not run again
+        structure = clause_similarity(completions, **columns)
         scores[SHAPED_EXECUTABLE_REWARD] = [shaped_executable_score(executable_score(r["execution_score"]), c)
                                             for r, c in zip(results, structure)]
     scores = {name: scores[name] for name in weights}
