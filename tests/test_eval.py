@@ -214,13 +214,15 @@ def test_mean_reward_is_the_weighted_sum_of_the_training_rewards():
 
 def test_the_shaped_executable_reward_is_read_off_the_verdict_as_the_reward_function_scores_it():
     # Not run again: the verdict's score and the answer's clauses give what GRPO's function gives.
-    outputs = [RIGHT, WRONG_CAT, answer("SELECT name FROM pets"), answer("SELECT name, age FROM pets ORDER BY age"),
-               SYNTAX_ERROR, NO_SQL]
+    outputs = [RIGHT, WRONG_CAT, answer("SELECT name FROM pets"),
+               answer("SELECT name, age FROM pets WHERE species = 'dog' ORDER BY age"), SYNTAX_ERROR, NO_SQL]
     results = [_result(o) for o in outputs]
     score_rewards(results, {"shaped_executable_reward": 1.0})
     direct = shaped_executable_reward(outputs, sql=[DOGS["sql"]] * 6, sql_context=[DOGS["sql_context"]] * 6)
-    # the gold is a lookup: one without its WHERE keeps the credit, one with an ORDER BY it lacks its floor
-    expected = [1.0, 1.0, 1.0, EXECUTABLE_SHAPE_FLOOR, 0.0, 0.0]
+    # the gold is a lookup (its WHERE weighs 0.5): one without the WHERE keeps the floor, one with an
+    # ORDER BY the gold lacks a third of the rest
+    floor = EXECUTABLE_SHAPE_FLOOR
+    expected = [1.0, 1.0, floor, pytest.approx(floor + (1 - floor) / 3), 0.0, 0.0]
     assert [r["rewards"]["shaped_executable_reward"] for r in results] == direct == expected
 
 

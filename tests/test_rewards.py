@@ -19,6 +19,7 @@ from sqlgrpo.scoring.rewards import (
     get_reward,
     reasoning_reward,
     schema_linking_reward,
+    SHAPED_FEATURE_WEIGHTS,
     clause_similarity,
     shaped_executable_reward,
     shaped_executable_score,
@@ -492,39 +493,44 @@ def test_executable_reward_logs_the_share_of_groups_whose_sql_all_runs_or_all_fa
 
 
 def test_shaped_executable_reward_pays_for_running_in_proportion_to_the_gold_structure():
-    # GOLD has a join, an aggregate, a GROUP BY and a WHERE; the shaped reward compares all but WHERE.
+    # GOLD has a join, an aggregate, a GROUP BY and a WHERE; the shaped reward weighs WHERE at half.
     answers = [GOOD,                                                               # runs, the gold's shape
                "<sql>SELECT c.name, SUM(o.total) FROM customers c JOIN orders o ON o.customer_id = c.id "
                "WHERE o.status = 'open' GROUP BY c.name</sql>",                    # runs, wrong, same shape
                "<sql>SELECT c.name, SUM(o.total) FROM customers c JOIN orders o ON o.customer_id = c.id "
-               "GROUP BY c.name</sql>",                                            # runs, no WHERE: same clauses
-               "<sql>SELECT SUM(total) FROM orders WHERE status = 'paid'</sql>",   # the aggregate only: 1 of 3
-               "<sql>SELECT name FROM customers WHERE city = 'Oslo'</sql>",        # a lookup: WHERE only
+               "GROUP BY c.name</sql>",                                            # runs, no WHERE: 3 of 3.5
+               "<sql>SELECT SUM(total) FROM orders WHERE status = 'paid'</sql>",   # aggregate, WHERE: 1.5 of 3.5
+               "<sql>SELECT name FROM customers WHERE city = 'Oslo'</sql>",        # a lookup: WHERE only, 0.5 of 3.5
                "<sql>SELECT name FROM customers</sql>",                            # no structure at all
                "<sql>SELECT c.name, SUM(o.amount) FROM customers c JOIN orders o ON o.customer_id = c.id "
                "GROUP BY c.name</sql>",                                            # the shape, a column invented
                "<sql>DELETE FROM orders</sql>", "no sql at all"]
     floor = EXECUTABLE_SHAPE_FLOOR  # what an answer that runs keeps whatever its clauses
-    assert _score("shaped_executable_reward", answers) == [1.0, 1.0, 1.0, pytest.approx(floor + (1 - floor) / 3),
-                                                           floor, floor, 0.0, 0.0, 0.0]
+    def shaped(similarity):
+        return pytest.approx(floor + (1 - floor) * similarity)
+    assert _score("shaped_executable_reward", answers) == [1.0, 1.0, shaped(6 / 7), shaped(3 / 7), shaped(1 / 7),
+                                                           floor, 0.0, 0.0, 0.0]
     # The complexity reward still counts the WHERE: the lookup keeps a quarter of it there.
     assert _score("complexity_reward", answers)[4] == pytest.approx(1 / 4)
     # It never pays what the executable reward does not, nor more.
     flat = _score("executable_reward", answers)
     assert all(s <= f and (f == 0) == (s == 0) for s, f in zip(_score("shaped_executable_reward", answers), flat))
     # A kitchen-sink query that runs loses against a plain gold as a bare one does against GOOD,
-    # and a lookup that runs earns it all where the gold is a lookup.
+    # and a lookup that runs earns it all where the gold is a lookup, one without its filter the floor.
     sink = "<sql>SELECT c.name, COUNT(*) FROM customers c JOIN orders o ON o.customer_id = c.id GROUP BY c.name ORDER BY 2 LIMIT 1</sql>"
     lookup_gold = "SELECT name FROM customers WHERE city = 'Paris'"
-    assert _score("shaped_executable_reward", [sink, answers[4], answers[5]], gold=lookup_gold) == [floor, 1.0, 1.0]
+    assert _score("shaped_executable_reward", [sink, answers[4], answers[5]], gold=lookup_gold) == [floor, 1.0, floor]
     assert shaped_executable_reward(["<sql>SELECT 1</sql>"], sql=["SELECT nope FROM customers"], sql_context=[CTX]) == [None]
 
 
-def test_clause_similarity_is_the_structure_comparison_without_the_filter():
+def test_clause_similarity_is_the_structure_comparison_with_the_filter_at_half_weight():
     gold = ["SELECT a, COUNT(*) FROM t WHERE b > 1 GROUP BY a ORDER BY 2"] * 4
     answers = ["<sql>SELECT a, COUNT(*) FROM t GROUP BY a ORDER BY 2</sql>", "<sql>SELECT a FROM t WHERE b = 3</sql>",
                "<sql>SELECT a, COUNT(*) FROM t WHERE b > 1 GROUP BY a ORDER BY 2 LIMIT 3</sql>", "<sql>DELETE FROM t</sql>"]
-    assert clause_similarity(answers, sql=gold) == [1.0, 0.0, pytest.approx(3 / 4), 0.0]
+    # The gold weighs 3.5: aggregate, GROUP BY, ORDER BY at 1.0 each, WHERE at SHAPED_FEATURE_WEIGHTS' 0.5.
+    assert SHAPED_FEATURE_WEIGHTS["where"] == 0.5
+    assert clause_similarity(answers, sql=gold) == [pytest.approx(3 / 3.5), pytest.approx(0.5 / 3.5),
+                                                    pytest.approx(3.5 / 4.5), 0.0]
     assert complexity_reward(answers, sql=gold) == [pytest.approx(3 / 4), pytest.approx(1 / 4), pytest.approx(4 / 5), 0.0]
     assert clause_similarity(["<sql>SELECT 1</sql>"], sql=["SELECT FROM WHERE"]) == [None]
 

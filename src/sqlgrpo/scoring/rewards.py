@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 from sqlglot import exp
@@ -210,29 +211,32 @@ def executable_reward(completions: Sequence[Any], sql: Sequence[str], sql_contex
 
 EXECUTABLE_TIED_METRIC = "frac_executable_zero_std"  # beside TRL's frac_reward_zero_std in the log
 
-# The clauses the shaped executable reward compares: the structure but WHERE. A one-table lookup
-# that runs has a WHERE as most golds do; counted, it earned a lookup half the credit of the
-# answer with a one-aggregate gold's shape, and the demo's policy drifted into lookups (README).
-SHAPED_IGNORED_FEATURES = frozenset({"where"})
+# What the shaped executable reward weighs a structure feature by where it is not 1.0: WHERE at
+# half. A one-table lookup that runs has a WHERE as most golds do; counted in full, it earned half
+# the credit of a WHERE-and-one-aggregate gold's shape and the demo's policy drifted into lookups;
+# not counted, dropping the filter cost nothing and the answers lost their WHERE (README).
+SHAPED_FEATURE_WEIGHTS: Mapping[str, float] = MappingProxyType({"where": 0.5})
 # The share of the shaped executable credit an answer that runs keeps whatever its structure.
 EXECUTABLE_SHAPE_FLOOR = 0.25
 
 
 def shaped_executable_reward(completions: Sequence[Any], sql: Sequence[str], sql_context: Sequence[str],
                              **kwargs: Any) -> list[float | None]:
-    """Credit for SQL that runs, in proportion to how much of the gold's structure beyond its
-    filter it has: `shaped_executable_score` of the executable reward and `clause_similarity`
-    (the gold's joins, aggregates, GROUP BY, ORDER BY, subqueries...: Σ min / Σ max of their
-    counts, so a kitchen-sink query loses as a bare lookup does). An answer that runs keeps
-    EXECUTABLE_SHAPE_FLOOR for naming real tables and columns; a lookup that runs earns it all
-    where the gold is a lookup and only the floor where the gold aggregates or joins. None where
-    the gold fails.
+    """Credit for SQL that runs, in proportion to how much of the gold's structure it has:
+    `shaped_executable_score` of the executable reward and `clause_similarity` (the gold's
+    joins, aggregates, GROUP BY, ORDER BY, subqueries..., its WHERE at half weight: Σ w·min /
+    Σ w·max of their counts, so a kitchen-sink query loses as a bare lookup does). An answer that
+    runs keeps EXECUTABLE_SHAPE_FLOOR for naming real tables and columns; a lookup that runs earns
+    it all where the gold is a lookup and little more than the floor where the gold aggregates or
+    joins. None where the gold fails.
 
     >>> ctx = "CREATE TABLE t (a INT, b INT); INSERT INTO t VALUES (1, 2), (1, 3);"
-    >>> shaped_executable_reward(["<sql>SELECT b, COUNT(*) FROM t GROUP BY b</sql>", "<sql>SELECT b FROM t WHERE a = 1</sql>",
-    ...                           "<sql>SELECT b, COUNT(*) FROM t</sql>", "<sql>SELECT c FROM t</sql>"],
-    ...                          sql=["SELECT a, COUNT(*) FROM t WHERE b > 1 GROUP BY a"] * 4, sql_context=[ctx] * 4)
-    [1.0, 0.25, 0.625, 0.0]
+    >>> scores = shaped_executable_reward(
+    ...     ["<sql>SELECT b, COUNT(*) FROM t GROUP BY b</sql>", "<sql>SELECT b FROM t WHERE a = 1</sql>",
+    ...      "<sql>SELECT b, COUNT(*) FROM t</sql>", "<sql>SELECT c FROM t</sql>"],
+    ...     sql=["SELECT a, COUNT(*) FROM t WHERE b > 1 GROUP BY a"] * 4, sql_context=[ctx] * 4)
+    >>> [round(x, 3) for x in scores]
+    [0.85, 0.4, 0.55, 0.0]
     """
     executable = [executable_score(s) for s in execution_reward(completions, sql, sql_context, **kwargs)]
     shapes = clause_similarity(completions, sql, sql_context, **kwargs)
@@ -278,11 +282,16 @@ def executable_score(execution_score: float | None) -> float | None:
 # --------------------------------------------------------------------------------------------
 # Structure and schema
 
-def structure_similarity(a: dict[str, int], b: dict[str, int], ignore: frozenset[str] = frozenset()) -> float:
-    """Σ min / Σ max over the feature counts but `ignore`'s (1.0 when both are plain)."""
-    keys = [k for k in a if k not in ignore]
-    top = sum(min(a[k], b[k]) for k in keys)
-    bottom = sum(max(a[k], b[k]) for k in keys)
+def structure_similarity(a: dict[str, int], b: dict[str, int], weights: Mapping[str, float] | None = None) -> float:
+    """Σ w·min / Σ w·max over the feature counts, each feature weighed by `weights` (1.0 where it
+    names none; 0.0 leaves a feature out); 1.0 when neither has a weighed feature.
+
+    >>> structure_similarity({"aggregate": 1, "where": 0}, {"aggregate": 1, "where": 1}, {"where": 0.5})
+    0.6666666666666666
+    """
+    weight = (weights or {}).get
+    top = sum(weight(k, 1.0) * min(a[k], b[k]) for k in a)
+    bottom = sum(weight(k, 1.0) * max(a[k], b[k]) for k in a)
     return 1.0 if bottom == 0 else top / bottom
 
 
@@ -298,25 +307,25 @@ def complexity_reward(completions: Sequence[Any], sql: Sequence[str], sql_contex
     ...                   sql=["SELECT b, COUNT(*) FROM t GROUP BY b"] * 2)
     [1.0, 0.0]
     """
-    return _structure_scores(completions, sql, sql_context, kwargs, frozenset())
+    return _structure_scores(completions, sql, sql_context, kwargs, None)
 
 
 def clause_similarity(completions: Sequence[Any], sql: Sequence[str], sql_context: Sequence[str] | None = None,
                       **kwargs: Any) -> list[float | None]:
-    """The complexity reward's comparison over the structure but SHAPED_IGNORED_FEATURES: what
-    `shaped_executable_reward` scales the credit for running by.
+    """The complexity reward's comparison with the features weighed by SHAPED_FEATURE_WEIGHTS
+    (WHERE at half): what `shaped_executable_reward` scales the credit for running by.
 
-    >>> clause_similarity(["<sql>SELECT a FROM t WHERE b = 1</sql>", "<sql>SELECT a FROM t</sql>"],
-    ...                   sql=["SELECT a FROM t WHERE b = 2"] * 2)
-    [1.0, 1.0]
+    >>> clause_similarity(["<sql>SELECT a FROM t WHERE b = 1</sql>", "<sql>SELECT COUNT(*) FROM t</sql>",
+    ...                    "<sql>SELECT a FROM t</sql>"], sql=["SELECT COUNT(*) FROM t WHERE b = 2"] * 3)
+    [0.3333333333333333, 0.6666666666666666, 0.0]
     """
-    return _structure_scores(completions, sql, sql_context, kwargs, SHAPED_IGNORED_FEATURES)
+    return _structure_scores(completions, sql, sql_context, kwargs, SHAPED_FEATURE_WEIGHTS)
 
 
 def _structure_scores(completions: Sequence[Any], sql: Sequence[str], sql_context: Sequence[str] | None,
-                      kwargs: dict[str, Any], ignore: frozenset[str]) -> list[float | None]:
-    """`structure_similarity` of each answer to its gold over the features but `ignore`'s, as
-    `complexity_reward` describes."""
+                      kwargs: dict[str, Any], weights: Mapping[str, float] | None) -> list[float | None]:
+    """`structure_similarity` of each answer to its gold with the features weighed by `weights`,
+    as `complexity_reward` describes."""
     n = len(completions)
     golds, contexts, backends = _columns(n, sql, sql_context, kwargs, missing_context=None)
     out: list[float | None] = []
@@ -333,7 +342,7 @@ def _structure_scores(completions: Sequence[Any], sql: Sequence[str], sql_contex
             if pred_shape is None or pred_shape[0] != gold_shape[0]:
                 out.append(0.0)
             else:
-                out.append(structure_similarity(pred_shape[1], gold_shape[1], ignore))
+                out.append(structure_similarity(pred_shape[1], gold_shape[1], weights))
         except Exception:  # noqa: BLE001
             log.debug("structure scoring failed on sample %d", i, exc_info=True)
             out.append(0.0)
