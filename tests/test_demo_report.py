@@ -14,7 +14,7 @@ import pytest
 
 from sqlgrpo.report.charts import render_loss_curves
 from sqlgrpo.report.demo_page import render_demo_report
-from sqlgrpo.report.stats import metric_deltas
+from sqlgrpo.report.stats import comparison_sentences, metric_deltas
 from sqlgrpo.report.trends import grpo_learning, reward_trend, t_quantile_975
 from test_report import PNG_SIGNATURE, _Page, _pngs
 
@@ -156,6 +156,55 @@ def test_mean_reward_is_a_plain_difference():
     a, b = _results(0, 0, 0), _results(16, 16, 16)
     row = _row(metric_deltas(_metrics(a, 0.25), _metrics(b, 1.75), a, b), "mean_reward")
     assert (row["delta"], row["interval"], row["within_noise"], row["verdict"]) == (1.5, None, None, "better")
+
+
+def _with_complexity(results: list[dict], scores: list[float | None]) -> dict:
+    """Give each answer (by id q0, q1, ...) its complexity reward; metrics.json with their mean."""
+    for r in results:
+        r["rewards"] = {"complexity_reward": scores[int(r["id"][1:])]}
+    metrics = _metrics(results)
+    scored = [x for x in scores if x is not None]
+    metrics["reward_means"] = {"complexity_reward": sum(scored) / len(scored)}
+    return metrics
+
+
+def test_the_complexity_reward_is_compared_paired_on_the_answers():
+    # Every answer loses 0.5 of its structure: a fall beyond noise, though the two means are
+    # close to where unpaired noise would put them; a run that lost it on one answer only is
+    # within noise. An answer one run did not score (None: its gold fails) is left out.
+    a, b, c = _results(16, 16, 0), _results(16, 16, 0), _results(16, 16, 0)
+    run_a = _with_complexity(a, [1.0, 0.5] * 8)
+    run_b = _with_complexity(b, [0.5, 0.0] * 8)
+    run_c = _with_complexity(c, [0.0] + [0.5, 1.0] * 7 + [None])  # a's but one lost, one not scored
+    fall = _row(metric_deltas(run_a, run_b, a, b), "complexity_reward")
+    assert (fall["a"], fall["b"], fall["delta"]) == (0.75, 0.25, -0.5)
+    assert fall["interval"] == [-0.5, -0.5] and fall["paired"] and fall["verdict"] == "worse"
+    one = _row(metric_deltas(run_a, run_c, a, c), "complexity_reward")
+    assert one["paired"] and one["within_noise"] is True and one["verdict"] == "worse (within noise)"
+    assert one["interval"][0] < -1 / 15 < one["interval"][1] < 0.1  # the mean of 15 differences: −1, 0, ..., 0
+    assert comparison_sentences(metric_deltas(run_a, run_b, a, b))[-1] == (
+        "Complexity-alignment reward 0.750 → 0.250, −0.500, beyond noise (95% interval −0.500 to −0.500, "
+        "paired on 16 answers).")
+    # Without per-answer scores: the plain difference, no interval; without reward_means, no row.
+    plain = _row(metric_deltas(run_a, run_b), "complexity_reward")
+    assert (plain["delta"], plain["interval"], plain["within_noise"]) == (-0.5, None, None)
+    assert "complexity_reward" not in [r["metric"] for r in metric_deltas(_metrics(a), run_b, a, b)]
+
+
+def test_the_demo_prints_the_complexity_reward_change_beside_format_and_valid_sql(capsys):
+    from sqlgrpo.report.console import print_demo_summary
+
+    summary, results = _demo()
+    for name, scores in (("contrastive", [1.0, 0.5] * 8), ("tuned", [0.5, 0.0] * 8)):
+        summary[name]["reward_means"] = _with_complexity(results[name], scores)["reward_means"]
+    summary["comparisons"]["tuned vs contrastive"] = metric_deltas(summary["contrastive"], summary["tuned"],
+                                                                   results["contrastive"], results["tuned"])
+    print_demo_summary({**summary, "this_run_seconds": 80.0, "output_dir": "outputs/demo"})
+    out = " ".join(capsys.readouterr().out.split())
+    line = out.split("after GRPO vs after contrastive (DPO):", 1)[1].split("after GRPO vs base model", 1)[0]
+    assert "valid SQL +6.2 pts (6/16 -> 7/16, within noise)" in line
+    assert "complexity reward -0.500 (0.750 -> 0.250, beyond noise)" in line
+    assert "complexity reward" not in out.split("after SFT vs base model:", 1)[1].split("after contrastive", 1)[0]
 
 
 def test_metric_missing_in_either_run_is_left_out():

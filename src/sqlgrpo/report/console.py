@@ -49,15 +49,18 @@ def print_prepare_report(report: dict) -> None:
 
 
 _DEMO_CHANGES = {"format_compliance": "format", "valid_sql_rate": "valid SQL", "execution_accuracy": "execution",
-                 "mean_reward": "mean reward"}
+                 "mean_reward": "mean reward", "complexity_reward": "complexity reward"}
 
 
 def _short_change(row: dict) -> str:
-    """One metric of a comparison in a few words: "format +31.2 pts (0/16 -> 5/16, beyond noise)"."""
+    """One metric of a comparison in a few words: "format +31.2 pts (0/16 -> 5/16, beyond noise)",
+    "complexity reward -0.062 (0.220 -> 0.158, beyond noise)"."""
     name = _DEMO_CHANGES[row["metric"]]
     if row.get("interval") is None:
         return f"{name} {row['delta']:+.3f}"
     noise = "within noise" if row.get("within_noise") else "beyond noise"
+    if row.get("a_count") is None:  # a score: no counts
+        return f"{name} {row['delta']:+.3f} ({row['a']:.3f} -> {row['b']:.3f}, {noise})"
     return (f"{name} {100 * row['delta']:+.1f} pts ({row['a_count']}/{row['n_a']} -> {row['b_count']}/{row['n_b']}, "
             f"{noise})")
 

@@ -200,7 +200,7 @@ def delta_row(metric: Metric, label: str, shown_a: str, shown_b: str, d: Delta) 
     interval and the verdict."""
     noise = d.interval is not None and within_noise(d.interval)
     delta_text = MISSING if d.delta is None else format_delta(metric, d.delta)
-    interval = MISSING if d.interval is None else format_interval(d.interval)
+    interval = MISSING if d.interval is None else format_interval(d.interval, metric)
     if d.paired_n:
         interval += f' <span class="muted">paired, {d.paired_n}</span>'
     return (f'<tr data-metric="{escape(metric.key)}"><td>{escape(label)}</td>'

@@ -84,7 +84,11 @@ CLASS_METRICS = tuple(m for m in HEADLINE_METRICS if m.unit == "fraction" and no
 # The weighted sum of the GRPO rewards on the eval answers: a plain number, and not a mean of
 # booleans, so it gets a difference between runs but no interval.
 MEAN_REWARD = Metric("mean_reward", "Mean reward", unit="score")
-METRIC_BY_KEY = {m.key: m for m in HEADLINE_METRICS + (MEAN_REWARD,)}
+# GRPO rewards a comparison weighs too, each the mean of per-answer scores in [0, 1] (metrics.json's
+# reward_means; each result's rewards), its interval paired on the answers: the complexity-alignment
+# reward says whether answers that run more often got there by dropping the gold's structure.
+REWARD_METRICS = (Metric("complexity_reward", "Complexity-alignment reward", unit="score"),)
+METRIC_BY_KEY = {m.key: m for m in HEADLINE_METRICS + (MEAN_REWARD,) + REWARD_METRICS}
 # What "What changed" must always speak to, in the order a model learns them: the answer format
 # first, then SQL that runs, then SQL that returns the right rows, on the shown data and on its
 # test-suite variants.
@@ -208,9 +212,12 @@ def format_delta(metric: Metric, delta: float) -> str:
     return signed(delta, 1)
 
 
-def format_interval(interval: tuple[float, float]) -> str:
-    """An interval of a difference of fractions, in percentage points: "[−2.1, +6.3] pp"."""
+def format_interval(interval: tuple[float, float], metric: Metric | None = None) -> str:
+    """An interval of a difference of fractions, in percentage points: "[−2.1, +6.3] pp"; of
+    scores (`metric` a score) as they are: "[−0.110, +0.014]"."""
     lo, hi = interval
+    if metric is not None and metric.unit == "score":
+        return f"[{signed(lo, 3)}, {signed(hi, 3)}]"
     return f"[{signed(100 * lo, 1)}, {signed(100 * hi, 1)}] pp"
 
 
@@ -246,6 +253,22 @@ def paired_diff_interval(a_only: int, b_only: int, n: int) -> tuple[float, float
     delta = (b_only - a_only) / n
     variance = max((a_only + b_only) / n - delta * delta, 0.0) / n
     return _clamped(delta, math.sqrt(variance))
+
+
+def paired_mean_interval(differences: list[float]) -> tuple[float, float]:
+    """95% interval of the mean of per-sample differences B − A of scores in [0, 1] (the same
+    samples; normal approximation with the sample variance). One difference gives a point.
+
+    >>> lo, hi = paired_mean_interval([0.5, -0.5, 0.25, 0.0])
+    >>> lo < 0 < hi
+    True
+    """
+    n = len(differences)
+    if n <= 0:
+        raise ValueError("no paired differences")
+    mean = sum(differences) / n
+    variance = sum((d - mean) ** 2 for d in differences) / (n - 1) if n > 1 else 0.0
+    return _clamped(mean, math.sqrt(variance / n))
 
 
 def _clamped(delta: float, se: float) -> tuple[float, float]:
@@ -362,6 +385,28 @@ def delta_class(metric: Metric, delta: float | None, noise: bool) -> str:
     return ("better" if better else "worse") + (" noise" if noise else "")
 
 
+def sample_reward(sample: Mapping, key: str) -> float | None:
+    """One answer's score of the reward `key` (its result's `rewards`), None when not scored."""
+    rewards = sample.get("rewards")
+    return as_number(rewards.get(key)) if isinstance(rewards, Mapping) else None
+
+
+def reward_mean(run: Mapping, key: str) -> float | None:
+    """A run's mean of reward `key` over its answers (metrics.json's reward_means)."""
+    means = run.get("reward_means")
+    return as_number(means.get(key)) if isinstance(means, Mapping) else None
+
+
+def reward_delta(key: str, v_a: float, v_b: float, pairs: list[tuple[Mapping, Mapping]] | None) -> Delta:
+    """B − A of the means `v_a`, `v_b` of reward `key`, with its interval paired on the answers
+    both runs scored when `pairs` are the same samples."""
+    scored = [(sample_reward(a, key), sample_reward(b, key)) for a, b in pairs or []]
+    differences = [b - a for a, b in scored if a is not None and b is not None]
+    if not differences:
+        return Delta(v_b - v_a)
+    return Delta(v_b - v_a, paired_mean_interval(differences), len(differences))
+
+
 def match_by_id(results_a: list | None, results_b: list | None, label_a: str,
                  label_b: str) -> tuple[list[tuple[Mapping, Mapping]], str | None]:
     """The samples of two runs matched by id, and a warning when the runs hold different samples.
@@ -393,13 +438,16 @@ def fraction_delta(metric: Metric, v_a: float | None, n_a: int | None, v_b: floa
 
 def metric_deltas(run_a: Mapping, run_b: Mapping, results_a: list | None = None,
                   results_b: list | None = None) -> list[dict]:
-    """B − A for each headline fraction both runs measured, then the mean reward: the rows of a
-    comparison as plain data (JSON-ready; `sqlgrpo demo` keeps them in demo_summary.json).
+    """B − A for each headline fraction both runs measured, then the mean reward, then the
+    REWARD_METRICS both runs scored: the rows of a comparison as plain data (JSON-ready; `sqlgrpo
+    demo` keeps them in demo_summary.json).
 
     A fraction's 95% interval is paired (McNemar's discordant counts) when both results lists hold
     the same sample ids with the per-sample field, unpaired otherwise; `within_noise` says whether
-    it includes 0. The mean reward gets its difference only (`interval` and `within_noise` None).
-    `verdict` is "better", "worse" or "same", with " (within noise)" when it is.
+    it includes 0. The mean reward gets its difference only (`interval` and `within_noise` None);
+    a reward of REWARD_METRICS its interval paired on the per-answer scores, when the results
+    are the same samples. `verdict` is "better", "worse" or "same", with " (within noise)" when
+    it is.
     """
     run_a = run_a if isinstance(run_a, Mapping) else {}
     run_b = run_b if isinstance(run_b, Mapping) else {}
@@ -408,14 +456,19 @@ def metric_deltas(run_a: Mapping, run_b: Mapping, results_a: list | None = None,
         log.warning("%s", mismatch)
     n_a, n_b = as_count(run_a.get("n")), as_count(run_b.get("n"))
     rows = []
-    for metric in HEADLINE_METRICS + (MEAN_REWARD,):
+    for metric in HEADLINE_METRICS + (MEAN_REWARD,) + REWARD_METRICS:
         if metric.unit not in ("fraction", "score"):
             continue
-        v_a, v_b = as_number(run_a.get(metric.key)), as_number(run_b.get(metric.key))
+        fraction, reward = metric.unit == "fraction", metric in REWARD_METRICS
+        v_a, v_b = ((reward_mean(run_a, metric.key), reward_mean(run_b, metric.key)) if reward
+                    else (as_number(run_a.get(metric.key)), as_number(run_b.get(metric.key))))
         if v_a is None or v_b is None:
             continue
-        fraction = metric.unit == "fraction"
-        d = fraction_delta(metric, v_a, n_a, v_b, n_b, None if mismatch else pairs) if fraction else Delta(v_b - v_a)
+        matched = None if mismatch else pairs
+        if reward:
+            d = reward_delta(metric.key, v_a, v_b, matched)
+        else:
+            d = fraction_delta(metric, v_a, n_a, v_b, n_b, matched) if fraction else Delta(v_b - v_a)
         noise = None if d.interval is None else within_noise(d.interval)
         rows.append({
             "metric": metric.key, "label": metric_label(metric, run_b), "a": v_a, "b": v_b,
@@ -459,8 +512,13 @@ def _change_sentence(metric: Metric, row: Mapping | None) -> str:
     if d.delta is None:
         return f"{name}: {format_metric(metric, a, n_a)} → {format_metric(metric, b, n_b)}."
     if metric.unit != "fraction":
-        return (f"{name} {format_metric(metric, a, n_a)} → {format_metric(metric, b, n_b)} "
-                f"({format_delta(metric, d.delta)}).")
+        shown = f"{name} {format_metric(metric, a, n_a)} → {format_metric(metric, b, n_b)}"
+        if d.interval is None:
+            return f"{shown} ({format_delta(metric, d.delta)})."
+        lo, hi = d.interval
+        how = f"paired on {d.paired_n} answers" if d.paired_n else "unpaired"
+        return (f"{shown}, {format_delta(metric, d.delta)}, {'within' if within_noise(d.interval) else 'beyond'} "
+                f"noise (95% interval {signed(lo, 3)} to {signed(hi, 3)}, {how}).")
     change = "no change" if round(100 * d.delta, 1) == 0 else signed(100 * d.delta, 1, " points")
     a_count, b_count = as_count(row.get("a_count")), as_count(row.get("b_count"))
     if a_count is not None and b_count is not None and n_a == n_b and a_count != b_count:
@@ -478,10 +536,10 @@ def _change_sentence(metric: Metric, row: Mapping | None) -> str:
 def comparison_sentences(rows: list[Mapping]) -> list[str]:
     """The rows of one `metric_deltas` comparison in plain words: format compliance, valid SQL
     rate, execution accuracy and test-suite accuracy (each with its counts, change and noise
-    verdict, or "not measured in both runs"), then the mean reward. The demo prints them and its
-    report shows them."""
+    verdict, or "not measured in both runs"), then the mean reward and the REWARD_METRICS both
+    runs scored. The demo prints them and its report shows them."""
     by_key = {str(r.get("metric")): r for r in rows if isinstance(r, Mapping)}
     sentences = [_change_sentence(METRIC_BY_KEY[key], by_key.get(key)) for key in CHANGE_METRICS]
-    if MEAN_REWARD.key in by_key:
-        sentences.append(_change_sentence(MEAN_REWARD, by_key[MEAN_REWARD.key]))
+    sentences += [_change_sentence(metric, by_key[metric.key]) for metric in (MEAN_REWARD,) + REWARD_METRICS
+                  if metric.key in by_key]
     return sentences
