@@ -87,7 +87,7 @@ def print_demo_summary(summary: dict) -> None:
                       "-" if reward is None else f"{reward:.3f}", f"{seconds:.0f}")
     console.print(table)
     labels, rows = shape_rows({summary["labels"][run]: summary[run] for run in runs})
-    if len(rows) > len(runs):  # the golds' row: the runs counted their answers' structure
+    if rows:  # the runs counted their answers' structure
         console.print("answers with " + ", ".join(labels) + ": "
                       + "; ".join(f"{label} {' '.join(cells)}" for label, cells in rows), highlight=False)
     for name, rows in summary.get("comparisons", {}).items():

@@ -163,7 +163,8 @@ SHAPE_LABELS = {"join": "joins", "aggregate": "aggregates", "group_by": "GROUP B
 def shape_rows(runs: Mapping[str, Any]) -> tuple[list[str], list[tuple[str, list[str]]]]:
     """(column labels, rows) of what the answers are built of: for each run (label → its
     metrics), how many of its n answers have each of SHAPE_FEATURES, then a row of the golds
-    (from the first run that counted them); a run that did not count them shows MISSING.
+    (from the first run that counted them); a run that did not count them shows MISSING. No
+    rows when no run counted them (runs from before the answers' structure was counted).
 
     >>> shape_rows({"SFT": {"answer_shapes": {"n": 2, "join": {"answers": 1, "golds": 2}}}, "old": {}})
     (['joins', 'aggregates', 'GROUP BY', 'ORDER BY'], [('SFT', ['1/2', '–', '–', '–']), ('old', ['–', '–', '–', '–']), ('golds', ['2/2', '–', '–', '–'])])
@@ -181,11 +182,11 @@ def shape_rows(runs: Mapping[str, Any]) -> tuple[list[str], list[tuple[str, list
         return out
 
     shapes_of = {label: m.get("answer_shapes") if isinstance(m, Mapping) else None for label, m in runs.items()}
-    rows = [(label, cells(shapes, "answers")) for label, shapes in shapes_of.items()]
     golds = next((s for s in shapes_of.values() if isinstance(s, Mapping)), None)
-    if golds is not None:
-        rows.append(("golds", cells(golds, "golds")))
-    return labels, rows
+    if golds is None:
+        return labels, []
+    return labels, [(label, cells(shapes, "answers")) for label, shapes in shapes_of.items()] + [
+        ("golds", cells(golds, "golds"))]
 
 
 def kind_label(kind: Any) -> str:
