@@ -830,3 +830,24 @@ def test_ask_prints_the_sql_line(tmp_path):
     assert done.returncode == 0, done.stdout[-4000:]
     # The answer's SQL, or "(no SQL found)" from a 16-token answer: the line is there either way.
     assert re.search(r"^sql: \S", done.stdout, re.MULTILINE), done.stdout[-4000:]
+
+
+@pytest.mark.parametrize(("bf16", "mode", "dtype", "warned"), [
+    (True, "bf16-autocast", "bfloat16", False),  # a CPU with AVX512_BF16/AMX: bf16 weights
+    (True, "fp32", "float32", True),             # other CPUs: fp32, said so
+    (False, "fp32", "float32", False),
+    (True, "bf16", "float32", False),            # a GPU: as load_model put it
+])
+def test_eval_generates_in_bf16_only_where_the_cpu_runs_it(monkeypatch, caplog, bf16, mode, dtype, warned):
+    import logging
+
+    import torch
+
+    import sqlgrpo.stages.eval as eval_module
+
+    monkeypatch.setattr(eval_module, "precision", lambda asked: mode if asked else "fp32")
+    model = torch.nn.Linear(2, 2)
+    with caplog.at_level(logging.INFO, logger="sqlgrpo.stages.eval"):
+        out = eval_module.in_generation_precision(model, bf16)
+    assert str(out.weight.dtype) == f"torch.{dtype}"
+    assert ("no bfloat16 instructions" in caplog.text) is warned

@@ -443,3 +443,35 @@ def test_merged_adapter_block_merges_then_restores_the_weights(saved_adapter):
     assert all(torch.allclose(after[n], w, atol=1e-5) for n, w in base.items())
     assert all(p.requires_grad for n, p in model.named_parameters() if "lora_" in n)  # still trainable
     assert can_merge_adapter(model) and not can_merge_adapter(model.get_base_model().model)
+
+
+@pytest.mark.slow
+def test_bf16_weights_block_casts_then_gives_back_the_same_tensors(saved_adapter):
+    from sqlgrpo.llm.generation import bf16_weights, merged_adapter
+
+    model, _ = load_model(EMBEDDED_MODEL, adapter=saved_adapter.folder, for_training=True)
+    model.eval()
+    params = list(model.parameters())
+    originals = [p.data_ptr() for p in params]
+    saved = [p.detach().clone() for p in params]
+    ids = torch.tensor([[1, 5, 9, 42, 7]])
+    with torch.no_grad():
+        before = model(input_ids=ids).logits
+    with bf16_weights(model):
+        assert {p.dtype for p in model.parameters()} == {torch.bfloat16}
+    assert [p.data_ptr() for p in model.parameters()] == originals
+    assert all(torch.equal(p, s) for p, s in zip(model.parameters(), saved, strict=True))  # bit for bit
+    with merged_adapter(model), bf16_weights(model):  # as the GRPO rollouts use it: merged, then cast
+        with torch.no_grad():
+            logits = model(input_ids=ids).logits
+        assert logits.dtype == torch.bfloat16
+        # bf16 rounding of the adapted model, not another model: the same next token at every position
+        assert torch.equal(logits.float().argmax(-1), before.argmax(-1))
+    assert [p.data_ptr() for p in model.parameters()] == originals
+    with pytest.raises(RuntimeError, match="boom"), bf16_weights(model):  # given back also on an error
+        raise RuntimeError("boom")
+    assert [p.data_ptr() for p in model.parameters()] == originals
+    assert {p.dtype for p in model.parameters()} == {torch.float32}
+    tied = model.get_input_embeddings().weight is model.get_output_embeddings().weight
+    with bf16_weights(model):  # a tied weight is one parameter: embeddings and head stay one tensor
+        assert not tied or model.get_input_embeddings().weight is model.get_output_embeddings().weight

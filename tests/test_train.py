@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 from sqlgrpo.data.records import RecordsError, read_records
@@ -138,11 +139,13 @@ def test_bf16_on_a_cpu_without_the_instructions_says_so(monkeypatch, caplog):
     assert "no bfloat16 instructions" in caplog.text and "fp32" in caplog.text
 
 
-class _FakePeft:
-    """What install_fast_generation touches of a PEFT model: merge and unmerge."""
+class _FakePeft(torch.nn.Module):
+    """What install_fast_generation touches of a PEFT model: merge, unmerge, its parameters."""
 
     def __init__(self):
+        super().__init__()
         self.merged = False
+        self.weight = torch.nn.Parameter(torch.ones(2, 2))
 
     def merge_adapter(self):
         self.merged = True
@@ -154,10 +157,8 @@ class _FakePeft:
 def _fake_trainer(model, seen):
     import types
 
-    import torch
-
     def generate(*args, **kwargs):
-        seen.append((model.merged, torch.is_autocast_enabled("cpu")))
+        seen.append((model.merged, model.weight.dtype))
         if kwargs.get("fail"):
             raise RuntimeError("generation failed")
         return "ids"
@@ -166,19 +167,21 @@ def _fake_trainer(model, seen):
                                  _generate_single_turn=generate)
 
 
-def test_rollouts_run_with_the_adapter_merged_and_bf16_autocast(monkeypatch):
+def test_rollouts_run_with_the_adapter_merged_and_bf16_weights(monkeypatch):
     import sqlgrpo.stages.train as train_module
 
     monkeypatch.setattr(train_module, "precision", lambda bf16: "bf16-autocast" if bf16 else "fp32")
     model, seen = _FakePeft(), []
     trainer = _fake_trainer(model, seen)
     args = type("Args", (), {"fsdp": None, "deepspeed_plugin": None})()
-    assert install_fast_generation(trainer, _stage(bf16=True).section, args) == ["merged LoRA", "bf16 autocast"]
+    weights = model.weight.data_ptr()
+    assert install_fast_generation(trainer, _stage(bf16=True).section, args) == ["merged LoRA", "bf16 weights"]
     assert trainer._generate_single_turn() == "ids"
-    assert seen == [(True, True)] and model.merged is False  # merged for the rollout, taken out after
+    assert seen == [(True, torch.bfloat16)] and model.merged is False  # merged for the rollout, taken out after
+    assert model.weight.data_ptr() == weights and model.weight.dtype == torch.float32  # the fp32 weights the loss trains, given back
     with pytest.raises(RuntimeError):
         trainer._generate_single_turn(fail=True)
-    assert model.merged is False
+    assert model.merged is False and model.weight.dtype == torch.float32
 
 
 @pytest.mark.parametrize("overrides", [{"use_vllm": True}, {"load_in_4bit": True}])
@@ -313,7 +316,6 @@ def test_no_quantization_without_load_in_4bit():
 
 def test_load_in_4bit_builds_an_nf4_config():
     # QLoRA: 4-bit NF4 with double quantization, computing in bfloat16.
-    import torch
     from transformers import BitsAndBytesConfig
 
     q = quantization_config(_stage(load_in_4bit=True).section)
@@ -324,7 +326,6 @@ def test_load_in_4bit_builds_an_nf4_config():
 
 def test_4bit_weights_are_stored_as_bf16():
     # FSDP shards one dtype: 4-bit weights packed in bf16 storage shard like the bf16 ones.
-    import torch
 
     assert quantization_config(_stage(load_in_4bit=True).section).bnb_4bit_quant_storage == torch.bfloat16
 

@@ -48,6 +48,28 @@ def merged_adapter(model: Any) -> Iterator[Any]:
             model.unmerge_adapter()
 
 
+@contextlib.contextmanager
+def bf16_weights(model: Any) -> Iterator[Any]:
+    """The model's floating-point parameters held in bfloat16 for the block and given back their own
+    tensors after it (also on an error), bit for bit: for generation on a CPU with bf16 instructions
+    (AVX512_BF16/AMX), where decoding reads every weight once per token and bf16 halves what it reads,
+    measured 58 -> 45 s for 16 x 160 new tokens of the embedded model on 2 cores (autocast over fp32
+    weights casts them again at every token and gains nothing). Buffers (rotary frequencies) stay as
+    they are; the model computes in bf16 as it would loaded in bf16. Costs a bf16 copy of the weights
+    while it lasts. Tied weights are one parameter: cast once, restored once."""
+    kept: list[tuple[torch.nn.Parameter, torch.Tensor]] = []
+    try:
+        with torch.no_grad():
+            for param in model.parameters():
+                if param.is_floating_point() and param.dtype != torch.bfloat16:
+                    kept.append((param, param.data))
+                    param.data = param.data.to(torch.bfloat16)
+        yield model
+    finally:
+        for param, data in kept:
+            param.data = data
+
+
 def generate_answers(model: Any, tokenizer: Any, prompts: Sequence[list[dict[str, str]]], *, max_new_tokens: int,
                      batch_size: int = 8, do_sample: bool = False, temperature: float = 1.0,
                      top_p: float = 1.0, num_return_sequences: int = 1) -> list[list[Generation]]:

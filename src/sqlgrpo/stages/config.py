@@ -184,6 +184,9 @@ class EvalConfig:
     temperature: float = _help("sampling temperature when num_samples > 1 (otherwise greedy)", 0.7)
     top_p: float = _help("nucleus sampling when num_samples > 1", 0.95)
     max_new_tokens: int = _help("answer budget in tokens", 256)
+    bf16: bool = _help("generate with the weights in bfloat16 on a CPU with AVX512_BF16 or AMX (decoding reads half "
+                       "the bytes: ~1.3x faster; answers can differ from fp32's by rounding); fp32 on other CPUs "
+                       "(logged); a GPU generates in bf16 either way", False)
     judge: bool = _help("ask an LLM judge (needs OPENAI_API_KEY or judge_base_url; skipped otherwise)", True)
     judge_model: str = _help("judge model name", "gpt-4o-mini")
     judge_base_url: str | None = _help("OpenAI-compatible endpoint (vLLM, llama.cpp, Ollama, transformers serve)",

@@ -60,7 +60,7 @@ from sqlgrpo.scoring.rewards import REWARDS, clause_similarity, executable_score
 from sqlgrpo.scoring.suites import record_suite
 from sqlgrpo.sql import BACKENDS, default_executor
 from sqlgrpo.stages.config import StageConfig
-from sqlgrpo.stages.training import gpu_available, importable
+from sqlgrpo.stages.training import gpu_available, importable, precision
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +147,21 @@ def transformers_generator(model: Any, tokenizer: Any, cfg: Any) -> Callable[[li
     return generate_batch
 
 
+def in_generation_precision(model: Any, bf16: bool) -> Any:
+    """The loaded (merged) model as eval generates with it: under `bf16` on a CPU with bf16
+    instructions its weights cast to bfloat16 (decoding is bound by reading the weights once a
+    token); on a GPU as `load_model` put it (bf16 already); fp32 elsewhere, logged when bf16 was asked."""
+    mode = precision(bf16)
+    if mode == "bf16-autocast":
+        import torch
+
+        log.info("eval: generating with bfloat16 weights on the CPU (AVX512_BF16/AMX)")
+        return model.to(torch.bfloat16)
+    if bf16 and mode == "fp32":
+        log.warning("eval bf16: this CPU has no bfloat16 instructions (AVX512_BF16 or AMX): generating in fp32")
+    return model
+
+
 # --------------------------------------------------------------------------------------------
 # The stage
 
@@ -211,6 +226,7 @@ def evaluate(stage: StageConfig, *, progress: bool = True) -> dict:
         model, tokenizer = None, load_tokenizer(model_name)
     else:
         model, tokenizer = load_model(model_name, adapter=cfg.adapter, merge=True)
+        model = in_generation_precision(model, cfg.bf16)
     budget = shared.max_seq_length  # prompts longer than the model's budget are dropped, as in training
     kept, dropped = prompt_records(records, tokenizer, budget, template=shared.system_prompt, backend=shared.backend,
                                    include_inserts=shared.include_inserts)
@@ -224,7 +240,8 @@ def evaluate(stage: StageConfig, *, progress: bool = True) -> dict:
     generations = generate_all(kept, generate_batch, out / GENERATIONS_FILE, cfg.batch_size, cfg.resume, progress)
     return _finish(stage, out, eval_path, kept, [generations[str(r["id"])] for r in kept], progress,
                    {"model": model_name, "adapter": cfg.adapter, "prompts_dropped": dropped,
-                    "generation_seconds": round(time.perf_counter() - start, 2)})
+                    "generation_seconds": round(time.perf_counter() - start, 2),
+                    **({} if model is None else {"weights_dtype": str(model.dtype).removeprefix("torch.")})})
 
 
 def _open_run(stage: StageConfig, limit: int) -> tuple[Path, Path, list[dict]]:
