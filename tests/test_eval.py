@@ -541,6 +541,20 @@ def test_eval_exits_0_and_prints_the_summary(base_run):
 
 
 @pytest.mark.slow
+def test_eval_records_the_weights_it_generated_with(base_run, eval_file, tmp_path):
+    from sqlgrpo.stages.training import precision
+
+    base_run.ok()
+    assert base_run.metrics()["weights_dtype"] == "float32"  # no --bf16
+    bf16 = eval_run(tmp_path / "bf16", eval_file, *BASE_FLAGS, "--bf16")
+    bf16.ok()
+    # In bf16 where this CPU runs it (the weights cast for generating), fp32 elsewhere.
+    expected = "bfloat16" if precision(True) == "bf16-autocast" else "float32"
+    assert bf16.metrics()["weights_dtype"] == expected
+    assert len(bf16.results()) == len(base_run.results())
+
+
+@pytest.mark.slow
 def test_eval_results_hold_one_full_object_per_question(base_run, eval_file):
     # Every question evaluated, in file order, with what a reader of the results needs.
     base_run.ok()
@@ -847,7 +861,13 @@ def test_eval_generates_in_bf16_only_where_the_cpu_runs_it(monkeypatch, caplog, 
 
     monkeypatch.setattr(eval_module, "precision", lambda asked: mode if asked else "fp32")
     model = torch.nn.Linear(2, 2)
+    model.register_buffer("inv_freq", torch.rand(4))  # as a rotary embedding's: not a weight
+    weight, buffer = model.weight.detach().clone(), model.inv_freq.clone()
     with caplog.at_level(logging.INFO, logger="sqlgrpo.stages.eval"):
-        out = eval_module.in_generation_precision(model, bf16)
-    assert str(out.weight.dtype) == f"torch.{dtype}"
+        with eval_module.in_generation_precision(model, bf16) as out:
+            assert str(out.weight.dtype) == f"torch.{dtype}"
+            assert out.inv_freq.dtype == torch.float32
     assert ("no bfloat16 instructions" in caplog.text) is warned
+    # Given back after generating: the fp32 weights bit for bit, the buffer never touched.
+    assert model.weight.dtype == torch.float32 and torch.equal(model.weight, weight)
+    assert torch.equal(model.inv_freq, buffer)

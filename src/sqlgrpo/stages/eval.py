@@ -147,19 +147,23 @@ def transformers_generator(model: Any, tokenizer: Any, cfg: Any) -> Callable[[li
     return generate_batch
 
 
-def in_generation_precision(model: Any, bf16: bool) -> Any:
-    """The loaded (merged) model as eval generates with it: under `bf16` on a CPU with bf16
-    instructions its weights cast to bfloat16 (decoding is bound by reading the weights once a
-    token); on a GPU as `load_model` put it (bf16 already); fp32 elsewhere, logged when bf16 was asked."""
+@contextlib.contextmanager
+def in_generation_precision(model: Any, bf16: bool) -> Iterator[Any]:
+    """The loaded (merged) model as eval generates with it, for the block: under `bf16` on a CPU
+    with bf16 instructions its weights held in bfloat16 (`bf16_weights`, as GRPO's rollouts: decoding
+    reads every weight once a token; buffers such as the rotary frequencies stay fp32) and given back
+    after; on a GPU as `load_model` put it (bf16 already); fp32 elsewhere, logged when bf16 was asked."""
     mode = precision(bf16)
     if mode == "bf16-autocast":
-        import torch
+        from sqlgrpo.llm.generation import bf16_weights
 
         log.info("eval: generating with bfloat16 weights on the CPU (AVX512_BF16/AMX)")
-        return model.to(torch.bfloat16)
+        with bf16_weights(model):
+            yield model
+        return
     if bf16 and mode == "fp32":
         log.warning("eval bf16: this CPU has no bfloat16 instructions (AVX512_BF16 or AMX): generating in fp32")
-    return model
+    yield model
 
 
 # --------------------------------------------------------------------------------------------
@@ -226,7 +230,6 @@ def evaluate(stage: StageConfig, *, progress: bool = True) -> dict:
         model, tokenizer = None, load_tokenizer(model_name)
     else:
         model, tokenizer = load_model(model_name, adapter=cfg.adapter, merge=True)
-        model = in_generation_precision(model, cfg.bf16)
     budget = shared.max_seq_length  # prompts longer than the model's budget are dropped, as in training
     kept, dropped = prompt_records(records, tokenizer, budget, template=shared.system_prompt, backend=shared.backend,
                                    include_inserts=shared.include_inserts)
@@ -237,11 +240,13 @@ def evaluate(stage: StageConfig, *, progress: bool = True) -> dict:
     else:
         generate_batch = transformers_generator(model, tokenizer, cfg)
     start = time.perf_counter()
-    generations = generate_all(kept, generate_batch, out / GENERATIONS_FILE, cfg.batch_size, cfg.resume, progress)
+    with contextlib.nullcontext(None) if model is None else in_generation_precision(model, cfg.bf16) as model:
+        generations = generate_all(kept, generate_batch, out / GENERATIONS_FILE, cfg.batch_size, cfg.resume,
+                                   progress)
+        weights = {} if model is None else {"weights_dtype": str(model.dtype).removeprefix("torch.")}
     return _finish(stage, out, eval_path, kept, [generations[str(r["id"])] for r in kept], progress,
                    {"model": model_name, "adapter": cfg.adapter, "prompts_dropped": dropped,
-                    "generation_seconds": round(time.perf_counter() - start, 2),
-                    **({} if model is None else {"weights_dtype": str(model.dtype).removeprefix("torch.")})})
+                    "generation_seconds": round(time.perf_counter() - start, 2), **weights})
 
 
 def _open_run(stage: StageConfig, limit: int) -> tuple[Path, Path, list[dict]]:

@@ -206,7 +206,6 @@ def install_fast_generation(trainer: Any, cfg: TrainConfig, args: Any) -> list[s
     loss's autocast recasts fp32 weights at every decoded token; ~1.3x faster). Not with vLLM (its own
     engine), QLoRA (a merge rounds into 4-bit weights) or sharded weights (no process holds them
     whole). Returns what it turned on, for the log."""
-
     from sqlgrpo.llm.generation import bf16_weights, can_merge_adapter, merged_adapter
 
     if cfg.use_vllm or cfg.load_in_4bit or weights_sharded(args):
