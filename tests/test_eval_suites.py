@@ -150,6 +150,6 @@ def test_an_answer_runs_once_per_database_of_its_suite(monkeypatch):
 
     monkeypatch.setattr(ExampleDatabase, "run", spy)
     sql = "SELECT SUM(x) FROM t WHERE x >= 1"  # a text no other test runs: no cache hides a run
-    weights = {**rewards.DEFAULT_WEIGHTS, "executable_reward": 1.0}  # read off the same verdict
+    weights = {**rewards.DEFAULT_WEIGHTS, "executable_reward": 1.0, "result_similarity_reward": 1.0}  # off the verdict
     score_generations([dict(SUMS)], [answer(sql)], "sqlite", weights)
     assert counted[sql] == 2

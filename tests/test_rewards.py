@@ -433,7 +433,8 @@ def test_registry_keys_are_function_names():
     # Config keys, registry keys and TRL's log names are one and the same.
     assert all(fn.__name__ == key for key, fn in REWARDS.items())
     assert set(REWARDS) == {"strict_format_reward", "soft_format_reward", "execution_reward", "executable_reward",
-                            "shaped_executable_reward", "complexity_reward", "reasoning_reward", "schema_linking_reward"}
+                            "shaped_executable_reward", "result_similarity_reward", "complexity_reward", "reasoning_reward",
+                            "schema_linking_reward"}
 
 
 def test_get_reward_returns_the_registered_function():
@@ -452,7 +453,7 @@ def test_default_weights():
     # trained on.
     assert DEFAULT_WEIGHTS == {"soft_format_reward": 1.0, "execution_reward": 1.2, "complexity_reward": 0.6,
                                "reasoning_reward": 0.7, "strict_format_reward": 0.0, "schema_linking_reward": 0.0,
-                               "executable_reward": 0.0, "shaped_executable_reward": 0.0}
+                               "executable_reward": 0.0, "shaped_executable_reward": 0.0, "result_similarity_reward": 0.0}
     assert set(DEFAULT_WEIGHTS) == set(REWARDS)
 
 
@@ -521,6 +522,34 @@ def test_shaped_executable_reward_pays_for_running_in_proportion_to_the_gold_str
     lookup_gold = "SELECT name FROM customers WHERE city = 'Paris'"
     assert _score("shaped_executable_reward", [sink, answers[4], answers[5]], gold=lookup_gold) == [floor, 1.0, floor]
     assert shaped_executable_reward(["<sql>SELECT 1</sql>"], sql=["SELECT nope FROM customers"], sql_context=[CTX]) == [None]
+
+
+def test_result_similarity_reward_grades_how_close_the_result_comes_to_the_gold():
+    # GOLD: the paid totals per customer name (3 rows of 2 columns).
+    answers = [GOOD,
+               "<sql>SELECT c.name, SUM(o.total) FROM customers c JOIN orders o ON o.customer_id = c.id "
+               "GROUP BY c.name</sql>",                                            # every order: 2 sums of 3 differ
+               "<sql>SELECT name FROM customers WHERE city = 'Oslo'</sql>",        # a lookup: 2 names of 3
+               "<sql>SELECT * FROM orders</sql>",                                  # a table dumped
+               "<sql>SELECT 1, 2</sql>",                                           # reads no table
+               "<sql>SELECT c.name, SUM(o.amount) FROM customers c JOIN orders o ON o.customer_id = c.id</sql>",
+               "<sql>DELETE FROM orders</sql>", "no sql at all"]
+    good, unfiltered, lookup, dump, constant, *failed = _score("result_similarity_reward", answers)
+    assert good == 1.0 and failed == [0.0, 0.0, 0.0] and constant == 0.0
+    assert 1.0 > unfiltered > lookup > dump > 0.0
+    # A count answered by a lookup of ids earns less than a count with the wrong filter, and both
+    # less than the count itself; the credit never exceeds what the execution reward allows.
+    count_gold = "SELECT COUNT(*) FROM orders WHERE status = 'paid'"
+    counts = ["<sql>SELECT COUNT(*) FROM orders WHERE status = 'paid'</sql>", "<sql>SELECT COUNT(*) FROM orders</sql>",
+              "<sql>SELECT id FROM orders WHERE status = 'paid'</sql>"]
+    right, wrong_filter, ids = _score("result_similarity_reward", counts, gold=count_gold)
+    assert right == 1.0 > wrong_filter > ids
+    assert _score("execution_reward", counts, gold=count_gold)[1:] == [EXEC_RAN_WRONG] * 2
+    # An update: by the rows it changed; a gold that fails: None.
+    update_gold = "UPDATE orders SET status = 'done' WHERE status = 'paid'"
+    updates = ["<sql>UPDATE orders SET status = 'done' WHERE total < 8</sql>", "<sql>SELECT * FROM orders</sql>"]
+    assert _score("result_similarity_reward", updates, gold=update_gold) == [pytest.approx(2 / 3), 0.0]
+    assert _score("result_similarity_reward", [GOOD], gold="SELECT nope FROM customers") == [None]
 
 
 def test_clause_similarity_is_the_structure_comparison_with_the_filter_at_half_weight():

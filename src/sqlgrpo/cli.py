@@ -251,7 +251,7 @@ def _run_audit(args: argparse.Namespace) -> int:
 
 def _demo_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quick", action="store_true",
-                   help="fewer steps and samples: under 10 minutes on 2 cores instead of about 22")
+                   help="fewer steps and samples: under 10 minutes on 2 cores instead of about 25")
     p.add_argument("--output-dir", default=str(paths.output_dir("demo")), metavar="DIR",
                    help="where every stage's outputs, demo_summary.json and report.html go")
     p.add_argument("--config", default=None, metavar="FILE.yaml",

@@ -245,6 +245,50 @@ def outcomes_match(gold: ExecResult, pred: ExecResult, *, order_matters: bool = 
     return gold.rows == pred.rows or results_match(gold.rows, pred.rows, order_matters=order_matters, strict=strict)
 
 
+def _ratio(a: int, b: int) -> float:
+    """min/max of two counts; 1.0 when both are 0."""
+    return 1.0 if a == b else min(a, b) / max(a, b)
+
+
+def _cells(rows: Iterable[Sequence]) -> Counter:
+    return Counter(_key(normalize_value(v)) for row in rows for v in row)
+
+
+def outcome_similarity(gold: ExecResult, pred: ExecResult) -> float:
+    """How close an answer's outcome comes to the gold's, in [0, 1], graded where
+    `outcomes_match` only says yes or no: 1.0 for the gold's outcome, 0.0 for an answer that did
+    not run or is of another kind (one modifies the database, the other does not).
+
+    Rows: the mean of their shape (min/max of the column counts times min/max of the row counts)
+    and of the F1 of their cell values as multisets (numbers by value, rounded as for sorting). A
+    one-column lookup of many rows answering a count gets little of either; a count with the
+    wrong filter gets the shape; the right column under a looser filter gets most of both. A
+    whole table dumped for one value loses on both, as the values' precision falls.
+    DML: min/max of the rows the two changed.
+
+    >>> from sqlgrpo.sql import ExecResult
+    >>> gold = ExecResult(ok=True, columns=("n",), rows=((3,),), statement_kinds=("select",))
+    >>> lookup = ExecResult(ok=True, columns=("id",), rows=((1,), (2,), (3,), (4,)), statement_kinds=("select",))
+    >>> count = ExecResult(ok=True, columns=("n",), rows=((2,),), statement_kinds=("select",))
+    >>> [round(outcome_similarity(gold, p), 3) for p in (gold, lookup, count)]
+    [1.0, 0.325, 0.5]
+    """
+    if not (gold.ok and pred.ok) or modifies(gold) != modifies(pred):
+        return 0.0
+    if modifies(gold):
+        return _ratio(gold.rows_changed, pred.rows_changed)
+    gold_width = len(gold.columns) or max((len(r) for r in gold.rows), default=0)
+    pred_width = len(pred.columns) or max((len(r) for r in pred.rows), default=0)
+    shape = _ratio(gold_width, pred_width) * _ratio(len(gold.rows), len(pred.rows))
+    gold_cells, pred_cells = _cells(gold.rows), _cells(pred.rows)
+    if not gold_cells and not pred_cells:
+        values = 1.0
+    else:
+        common = sum((gold_cells & pred_cells).values())
+        values = 2 * common / (sum(gold_cells.values()) + sum(pred_cells.values()))
+    return (shape + values) / 2
+
+
 def outcome_key(result: ExecResult) -> tuple | None:
     """A hashable summary of an outcome for majority voting (self-consistency): equal for
     outcomes that match under the default semantics in all but contrived cases (each row as a

@@ -108,7 +108,8 @@ def answer_record(raw_output: str, answer: ParsedAnswer, found: Verdict, gold: s
                            "valid_sql": found.ran, "correct": found.correct, "shown_correct": found.shown_correct,
                            "suite_checked": found.variants_checked, "strict_correct": ours.strict_correct,
                            "exact_match": exact_match(answer.sql, gold, backend), "error_kind": found.kind,
-                           "error": found.error, "outcome": found.outcome, "execution_score": ours.score}
+                           "error": found.error, "outcome": found.outcome, "execution_score": ours.score,
+                           "result_similarity": ours.result_similarity}
     if found.prediction is not None:
         pred = found.prediction
         out.update(columns=list(pred.columns), execution_s=round(pred.elapsed_s, 4),

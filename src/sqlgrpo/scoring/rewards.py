@@ -166,17 +166,65 @@ def execution_reward(completions: Sequence[Any], sql: Sequence[str], sql_context
     ...                  sql_context=[ctx] * 4)
     [1.0, 0.1, 0.0, 0.0]
     """
-    golds, contexts, backends = _columns(len(completions), sql, sql_context, kwargs)
-    suites = [suite_of(s) for s in _per_sample(kwargs, TEST_SUITE_FIELD, len(completions), ())]
-    items = [(_answer_sql(c), g, ctx, b, suite)
-             for c, g, ctx, b, suite in zip(completions, golds, contexts, backends, suites)]
+    return [score for score, _ in _verdict_scores(_execution_items(completions, sql, sql_context, kwargs))]
+
+
+def _verdict_scores(items: list[tuple]) -> list[tuple[float | None, float | None]]:
+    """(score, result_similarity) of each item's verdict; each distinct item judged once and
+    kept in the shared cache (not when its verdict may reflect a busy machine)."""
     scores = {item: _EXECUTION_SCORES.get(item, _MISSING) for item in items}
     todo = [item for item, score in scores.items() if score is _MISSING]
     for item, found in zip(todo, verdicts(todo)):
-        scores[item] = found.score
+        scores[item] = (found.score, found.result_similarity)
         if found.cacheable:
-            _EXECUTION_SCORES.put(item, found.score)
+            _EXECUTION_SCORES.put(item, scores[item])
     return [scores[item] for item in items]
+
+
+def _execution_items(completions: Sequence[Any], sql: Any, sql_context: Any, kwargs: dict) -> list[tuple]:
+    golds, contexts, backends = _columns(len(completions), sql, sql_context, kwargs)
+    suites = [suite_of(s) for s in _per_sample(kwargs, TEST_SUITE_FIELD, len(completions), ())]
+    return [(_answer_sql(c), g, ctx, b, suite)
+            for c, g, ctx, b, suite in zip(completions, golds, contexts, backends, suites)]
+
+
+def result_similarity_reward(completions: Sequence[Any], sql: Sequence[str], sql_context: Sequence[str],
+                             **kwargs: Any) -> list[float | None]:
+    """Graded credit from execution: how close the answer's result on the shown database comes
+    to the gold's (`sqlgrpo.scoring.matching.outcome_similarity`: the result's shape, columns
+    and rows, and the F1 of its values), 1.0 for the gold's result, 0.0 for SQL that does not run
+    or is of another kind, and 0.0 for an answer that reads no table where the gold reads one
+    (`SELECT 1` has the shape of a count). A one-column lookup answering a count or an average
+    earns little of it, whatever it earns for running. None where the gold fails. Read off the
+    execution reward's verdicts (one run per distinct answer, shared cache).
+
+    >>> ctx = "CREATE TABLE t (a INT, b INT); INSERT INTO t VALUES (1, 2), (1, 3), (2, 4);"
+    >>> scores = result_similarity_reward(
+    ...     ["<sql>SELECT COUNT(*) FROM t WHERE a = 1</sql>", "<sql>SELECT COUNT(*) FROM t</sql>",
+    ...      "<sql>SELECT b FROM t WHERE a = 1</sql>", "<sql>SELECT 5</sql>", "<sql>SELECT c FROM t</sql>"],
+    ...     sql=["SELECT COUNT(*) FROM t WHERE a = 1"] * 5, sql_context=[ctx] * 5)
+    >>> [round(x, 3) for x in scores]
+    [1.0, 0.5, 0.583, 0.0, 0.0]
+    """
+    items = _execution_items(completions, sql, sql_context, kwargs)
+    return [result_similarity_score(similarity, item[0], item[1], item[3])
+            for item, (_, similarity) in zip(items, _verdict_scores(items))]
+
+
+def result_similarity_score(similarity: float | None, answer_sql: str | None, gold: str,
+                            backend: str = "sqlite") -> float | None:
+    """The result similarity reward of an answer from its verdict's `result_similarity`: 0.0
+    for an answer that reads no table where the gold reads one."""
+    if not similarity or similarity == 1.0:
+        return similarity
+    reads = _COMPLETION_ANALYSIS.get_or_compute(("reads", backend, answer_sql), lambda: _reads_table(answer_sql, backend))
+    gold_reads = _GOLD_SHAPES.get_or_compute(("reads", backend, gold), lambda: _reads_table(gold, backend))
+    return 0.0 if gold_reads and not reads else similarity
+
+
+def _reads_table(sql_text: str | None, backend: str) -> bool:
+    trees = parse_statements(sql_text, backend) if sql_text else None
+    return bool(trees) and any(tree.find(exp.Table) is not None for tree in trees)
 
 
 def executable_reward(completions: Sequence[Any], sql: Sequence[str], sql_context: Sequence[str],
@@ -503,6 +551,7 @@ REWARDS: dict[str, Callable[..., list[float | None]]] = {
     "execution_reward": execution_reward,
     "executable_reward": executable_reward,
     "shaped_executable_reward": shaped_executable_reward,
+    "result_similarity_reward": result_similarity_reward,
     "complexity_reward": complexity_reward,
     "reasoning_reward": reasoning_reward,
     "schema_linking_reward": schema_linking_reward,
@@ -518,6 +567,7 @@ DEFAULT_WEIGHTS: dict[str, float] = {
     "schema_linking_reward": 0.0,
     "executable_reward": 0.0,
     "shaped_executable_reward": 0.0,
+    "result_similarity_reward": 0.0,
 }
 
 

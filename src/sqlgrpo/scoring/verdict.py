@@ -56,7 +56,8 @@ from dataclasses import dataclass, field
 from sqlgrpo.common.cache import LRUCache
 from sqlgrpo.common.text import statement_key
 from sqlgrpo.scoring.matching import (OURS, SPIDER, check_convention, convention_outcomes_match, modifies,
-                                     outcome_key, outcomes_match, remove_distinct, spider_order_matters)
+                                     outcome_key, outcome_similarity, outcomes_match, remove_distinct,
+                                     spider_order_matters)
 from sqlgrpo.sql import AS_WRITTEN, BACKENDS, GOLD_TIMEOUT_S, ErrorKind, ExecResult, SQLExecutor, default_executor
 from sqlgrpo.sql.analysis import is_ordered, parse_any
 from sqlgrpo.sql.fuzz import variant_context
@@ -124,6 +125,19 @@ class Verdict:
         order never counts), numbers within ours' tolerance. Computed when asked: the reward never
         needs it."""
         return self.same_kind and self.gold is not None and outcomes_match(self.gold, self.prediction, strict=True)
+
+    @functools.cached_property
+    def result_similarity(self) -> float | None:
+        """How close the answer's outcome on the shown database comes to the gold's
+        (`outcome_similarity`): 1.0 when it is the gold's there (a suite's variants aside), 0.0
+        for an answer that did not run or is of another kind, None when the gold fails."""
+        if self.score is None:
+            return None
+        if self.shown_correct:
+            return 1.0
+        if not self.same_kind or self.gold is None or self.prediction is None:
+            return 0.0
+        return outcome_similarity(self.gold, self.prediction)
 
     @functools.cached_property
     def outcome(self) -> tuple | None:

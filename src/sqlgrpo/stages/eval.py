@@ -56,7 +56,8 @@ from sqlgrpo.data.records import RecordsError, read_records
 from sqlgrpo.scoring.matching import MATCH_RULES, OURS, check_convention
 from sqlgrpo.scoring.metrics import compute_metrics, score_questions
 from sqlgrpo.scoring.predictions import PredictionsError, align_predictions, read_predictions
-from sqlgrpo.scoring.rewards import REWARDS, clause_similarity, executable_score, get_reward, shaped_executable_score
+from sqlgrpo.scoring.rewards import (REWARDS, clause_similarity, executable_score, get_reward, result_similarity_score,
+                                     shaped_executable_score)
 from sqlgrpo.scoring.suites import record_suite
 from sqlgrpo.sql import BACKENDS, default_executor
 from sqlgrpo.stages.config import StageConfig
@@ -74,6 +75,7 @@ JUDGE_CACHE_DIR = "judge_cache"
 EXECUTION_REWARD = "execution_reward"  # its score is the verdict's, already taken per answer
 EXECUTABLE_REWARD = "executable_reward"  # read off that score too
 SHAPED_EXECUTABLE_REWARD = "shaped_executable_reward"  # and off it with the clause similarity
+RESULT_SIMILARITY_REWARD = "result_similarity_reward"  # off the verdict's result similarity
 
 
 class EvalError(SqlgrpoError, RuntimeError):
@@ -431,8 +433,8 @@ def score_rewards(results: list[dict], weights: dict[str, float], backend: str =
     to its sum, as in TRL. The execution reward is the score of the verdict each result already
     holds (`execution_score`, suite-aware: an answer right on the shown database only scores as a
     wrong result), and the executable rewards are read off it (the shaped one with the
-    answer's `clause_similarity`): the answer is not run again. The other rewards read the
-    answer's text and the gold and schema only."""
+    answer's `clause_similarity`, the result similarity with the verdict's): the answer is not
+    run again. The other rewards read the answer's text and the gold and schema only."""
     check_reward_weights(weights)
     if not results:
         return {"mean_reward": None, "reward_means": {}, "reward_weights": dict(weights)}
@@ -441,7 +443,15 @@ def score_rewards(results: list[dict], weights: dict[str, float], backend: str =
     completions = [r.get("raw_output") or "" for r in results]
     from_verdict = {EXECUTION_REWARD: lambda score: score, EXECUTABLE_REWARD: executable_score}
     scores = {name: [from_verdict[name](r["execution_score"]) for r in results] if name in from_verdict
-              else get_reward(name)(completions, **columns) for name in weights if name != SHAPED_EXECUTABLE_REWARD}
+              else get_reward(name)(completions, **columns) for name in weights
+              if name not in (SHAPED_EXECUTABLE_REWARD, RESULT_SIMILARITY_REWARD)}
+    if RESULT_SIMILARITY_REWARD in weights:  # the verdict's, a result written before it existed judged again
+        scores[RESULT_SIMILARITY_REWARD] = [
+            result_similarity_score(r["result_similarity"], r.get("extracted_sql"), r["gold"], backend)
+            if "result_similarity" in r else get_reward(RESULT_SIMILARITY_REWARD)([r.get("raw_output") or ""],
+                                                                                 sql=[r["gold"]], sql_context=[r["context"]],
+                                                                                 backend=[backend])[0]
+            for r in results]
     if SHAPED_EXECUTABLE_REWARD in weights:  # from the verdict and the answer's clauses: not run again
         structure = clause_similarity(completions, **columns)
         scores[SHAPED_EXECUTABLE_REWARD] = [shaped_executable_score(executable_score(r["execution_score"]), c)
